@@ -1,0 +1,5 @@
+"""`python -m optimizer` is the `optimize` command."""
+
+from optimizer.cli import main
+
+main()

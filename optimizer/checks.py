@@ -1,0 +1,341 @@
+"""Validation stage: dict -> Scenario, collecting every problem with its field path and YAML position.
+
+Pydantic checks types and ranges; the `check_*` functions here check what spans fields
+(ids, references, series lengths, filters, probabilities). Nothing here builds a model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from optimizer.errors import Problem, ScenarioError, format_path
+from optimizer.loader import SourceMap
+from optimizer.spec import Filter, Rule, Scenario, Strict
+
+PROBABILITY_TOLERANCE = 1e-6
+
+
+def validate(raw: Any, smap: SourceMap | None = None) -> Scenario:
+    """Validate a scenario dict; raise ScenarioError listing every problem found."""
+    smap = smap or SourceMap("<dict>")
+    try:
+        scenario = Scenario.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = [_from_pydantic(err, raw, smap) for err in exc.errors(include_url=False)]
+        raise ScenarioError(_dedupe(problems), file=smap.file) from None
+    problems = [
+        Problem(p.path, p.message, smap.locate(p.path)) for p in check_scenario(scenario)
+    ]
+    if problems:
+        raise ScenarioError(_dedupe(problems), file=smap.file)
+    return scenario
+
+
+def check_scenario(sc: Scenario) -> list[Problem]:
+    """Every cross-field problem of a type-valid scenario."""
+    checks = (
+        check_unique_ids,
+        check_references,
+        check_series_lengths,
+        check_penalties,
+        check_filters,
+        check_names,
+        check_limits,
+        check_probabilities,
+    )
+    return [problem for check in checks for problem in check(sc)]
+
+
+# --- pydantic errors -> problems -------------------------------------------------------------
+
+
+def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = _allowed_keys(Scenario, loc[:-1])
+        message = f"unknown field `{key}`"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean `{close[0]}`?"
+        elif allowed:
+            message += f"; allowed here: {', '.join(sorted(allowed))}"
+        return Problem(loc, message, smap.locate(loc))
+    if kind == "missing":
+        return Problem(loc, "required field is missing", smap.locate(loc))
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        got = err.get("input")
+        message = f"{got!r} is not one of {expected}"
+        close = difflib.get_close_matches(str(got), [e.strip(" '") for e in str(expected).replace(" or ", ",").split(",")], n=1)
+        if close:
+            message += f"; did you mean `{close[0]}`?"
+        return Problem(loc, message, smap.locate(loc))
+    message = str(err["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if kind in {"string_pattern_mismatch"}:
+        message = f"{err.get('input')!r} does not match the pattern {err['ctx']['pattern']}"
+        if loc and loc[-1] in {"id", "material", "input", "name"}:
+            message += " (lower-case letters, digits, '-' and '_')"
+    elif kind.endswith("_type") or kind in {"finite_number", "greater_than_equal", "less_than_equal",
+                                             "greater_than", "less_than", "too_short", "too_long"}:
+        message = f"{message}, got {err.get('input')!r}"
+    return Problem(loc, message, smap.locate(loc))
+
+
+def _allowed_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """Field names (by alias) of the model found at `path` below `model`; [] if not a model."""
+    target: Any = model
+    for part in path:
+        target = _child_type(target, part)
+        if target is None:
+            return []
+    if isinstance(target, type) and issubclass(target, Strict):
+        return [f.alias or name for name, f in target.model_fields.items()]
+    return []
+
+
+def _child_type(tp: Any, part: Any) -> Any:
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, field in tp.model_fields.items():
+            if part in (name, field.alias):
+                return _unwrap(field.annotation)
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple) and isinstance(part, int):
+        return _unwrap(typing.get_args(tp)[0])
+    if origin is dict:
+        return _unwrap(typing.get_args(tp)[1])
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional; pick the model out of `Model | None`."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            lists = [a for a in args if typing.get_origin(a) in (list, dict)]
+            tp = (models or lists or args)[0]
+        else:
+            return tp
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[Any, str]] = set()
+    out = []
+    for p in problems:
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            out.append(p)
+    return out
+
+
+# --- cross-field checks ------------------------------------------------------------------------
+
+
+def _entity_ids(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], str]]:
+    for kind in ("materials", "sources", "processors"):
+        for i, item in enumerate(getattr(sc, kind)):
+            yield (kind, i, "id"), item.id
+
+
+def check_unique_ids(sc: Scenario) -> list[Problem]:
+    """Material, source and processor ids share one namespace and must be unique."""
+    first: dict[str, tuple[Any, ...]] = {}
+    problems = []
+    for path, ident in _entity_ids(sc):
+        if ident in first:
+            problems.append(Problem(path, f"duplicate id `{ident}` (first used at {format_path(first[ident])})"))
+        else:
+            first[ident] = path
+    return problems
+
+
+def _unknown(kind: str, value: str, known: list[str]) -> str:
+    message = f"unknown {kind} `{value}`"
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
+    return message + (f"; did you mean `{close[0]}`?" if close else "")
+
+
+def check_references(sc: Scenario) -> list[Problem]:
+    """Sources, processors and limits refer to materials that exist."""
+    materials = [m.id for m in sc.materials]
+    known = set(materials)
+    problems = []
+    for i, src in enumerate(sc.sources):
+        if src.material not in known:
+            problems.append(Problem(("sources", i, "material"), _unknown("material", src.material, materials)))
+    for i, proc in enumerate(sc.processors):
+        if proc.input not in known:
+            problems.append(Problem(("processors", i, "input"), _unknown("material", proc.input, materials)))
+        for out in proc.outputs:
+            if out not in known:
+                problems.append(Problem(("processors", i, "outputs", out), _unknown("material", out, materials)))
+    for i, lim in enumerate(sc.limits):
+        if lim.material not in known:
+            problems.append(Problem(("limits", i, "material"), _unknown("material", lim.material, materials)))
+    return problems
+
+
+def _series_fields(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    for i, m in enumerate(sc.materials):
+        yield ("materials", i, "demand"), m.demand
+        yield ("materials", i, "arrivals"), m.arrivals
+        if m.stockpile is not None:
+            for name in ("capacity", "holding_cost", "target"):
+                yield ("materials", i, "stockpile", name), getattr(m.stockpile, name)
+    for i, s in enumerate(sc.sources):
+        for name in ("price", "freight", "capacity"):
+            yield ("sources", i, name), getattr(s, name)
+    for i, p in enumerate(sc.processors):
+        for name in ("capacity", "cost"):
+            yield ("processors", i, name), getattr(p, name)
+
+
+def check_series_lengths(sc: Scenario) -> list[Problem]:
+    """A SERIES list has exactly one value per period."""
+    periods = sc.horizon.periods
+    return [
+        Problem(path, f"a series list needs exactly {periods} values (horizon.periods), got {len(value)}")
+        for path, value in _series_fields(sc)
+        if isinstance(value, tuple) and len(value) != periods
+    ]
+
+
+def _positive_anywhere(series: Any) -> bool:
+    if isinstance(series, (int, float)):
+        return series > 0
+    values = series.values() if isinstance(series, dict) else series
+    return any(v > 0 for v in values)
+
+
+def check_penalties(sc: Scenario) -> list[Problem]:
+    """Demand needs a shortfall penalty; a soft target needs a target penalty."""
+    problems = []
+    for i, m in enumerate(sc.materials):
+        if m.shortfall_penalty is None and _positive_anywhere(m.demand):
+            problems.append(Problem(("materials", i, "shortfall_penalty"),
+                                    f"`{m.id}` has demand, so it needs a shortfall_penalty ($/{m.unit} unmet)"))
+        st = m.stockpile
+        if st is not None and not st.hard_target and st.target_penalty is None and _positive_anywhere(st.target):
+            problems.append(Problem(("materials", i, "stockpile", "target_penalty"),
+                                    "a target > 0 needs a target_penalty (or hard_target: true)"))
+    return problems
+
+
+# Which entities each kind of rule acts on, for "a filter that matches nothing" (SPEC section 2).
+RULE_TARGETS = {
+    "tariff": ("sources",),
+    "price": ("sources",),
+    "ban": ("sources", "processors"),
+    "capacity": ("sources", "processors"),
+    "demand": ("materials",),
+}
+
+
+def filter_matches(flt: Filter, kind: str, entity: Any) -> bool:
+    """Whether `entity` (a Material, Source or Processor; `kind` says which) matches the filter."""
+    for key in ("source", "processor", "material", "region", "country"):
+        wanted = flt.values(key)
+        if wanted is None:
+            continue
+        if key == "material":
+            if kind == "materials":
+                have = {entity.id}
+            elif kind == "sources":
+                have = {entity.material}
+            else:
+                have = {entity.input, *entity.outputs}
+        elif key == "source":
+            have = {entity.id} if kind == "sources" else set()
+        elif key == "processor":
+            have = {entity.id} if kind == "processors" else set()
+        else:
+            have = {getattr(entity, key)} if kind != "materials" else set()
+        if not have.intersection(wanted):
+            return False
+    return True
+
+
+def _rules(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], Rule]]:
+    for i, rule in enumerate(sc.policies):
+        yield ("policies", i), rule
+    for k, case in enumerate(sc.scenarios or []):
+        for j, rule in enumerate(case.events):
+            yield ("scenarios", k, "events", j), rule
+
+
+def _check_filter_ids(sc: Scenario, flt: Filter, path: tuple[Any, ...]) -> list[Problem]:
+    problems = []
+    for key, kind in (("source", "sources"), ("processor", "processors"), ("material", "materials")):
+        known = [e.id for e in getattr(sc, kind)]
+        for value in flt.values(key) or ():
+            if value not in known:
+                problems.append(Problem((*path, "where", key), _unknown(key, value, known)))
+    return problems
+
+
+def check_filters(sc: Scenario) -> list[Problem]:
+    """Filters name existing ids, and match at least one entity the rule acts on."""
+    problems = []
+    for path, rule in _rules(sc):
+        problems += _check_filter_ids(sc, rule.where, path)
+        kinds = RULE_TARGETS[rule.type]
+        if not any(filter_matches(rule.where, kind, e) for kind in kinds for e in getattr(sc, kind)):
+            what = " or ".join(k[:-1] for k in kinds)
+            problems.append(Problem((*path, "where"), f"this {rule.type} rule's filter matches no {what}"))
+    for i, lim in enumerate(sc.limits):
+        path = ("limits", i)
+        problems += _check_filter_ids(sc, lim.where, path)
+        if not any(filter_matches(lim.where, "sources", s) for s in sc.sources):
+            problems.append(Problem((*path, "where"), "this limit's filter matches no source"))
+    return problems
+
+
+def check_names(sc: Scenario) -> list[Problem]:
+    """Budget, limit and scenario names are unique within their list."""
+    problems = []
+    for kind in ("budgets", "limits", "scenarios"):
+        names = [item.name for item in getattr(sc, kind) or []]
+        counts = Counter(names)
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if counts[name] > 1 and name in seen:
+                problems.append(Problem((kind, i, "name"), f"duplicate {kind[:-1]} name `{name}`"))
+            seen.add(name)
+    return problems
+
+
+def check_limits(sc: Scenario) -> list[Problem]:
+    """A share limit's minimum cannot exceed its maximum."""
+    return [
+        Problem(("limits", i), f"min_share {lim.min_share} is above max_share {lim.max_share}")
+        for i, lim in enumerate(sc.limits)
+        if lim.min_share is not None and lim.max_share is not None and lim.min_share > lim.max_share
+    ]
+
+
+def check_probabilities(sc: Scenario) -> list[Problem]:
+    """Scenario probabilities sum to 1 (within 1e-6)."""
+    if not sc.scenarios:
+        return []
+    total = sum(case.probability for case in sc.scenarios)
+    if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+        return [Problem(("scenarios",), f"probabilities sum to {total:.9g}, not 1")]
+    return []
+

@@ -1,0 +1,208 @@
+"""Typer commands: parse arguments, call the pipeline, map errors to exit codes. No math here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
+from typer.core import TyperGroup
+
+from optimizer.errors import ExitCode, InfeasibleError, OptimizerError, ScenarioError
+
+SUBCOMMANDS_HELP = "Run `optimize SCENARIO.yaml` to solve; the commands below do the rest."
+
+
+class DefaultRunGroup(TyperGroup):
+    """`optimize SCENARIO.yaml ...` is `optimize run SCENARIO.yaml ...` (the default command)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=DefaultRunGroup,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Plan critical-mineral purchases and stockpiles: `optimize SCENARIO.yaml` validates, builds the LP, "
+    "solves it with HiGHS and writes results/<name>/.",
+    pretty_exceptions_enable=False,
+)
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from optimizer import __version__
+        from optimizer.solve import highs_version
+
+        typer.echo(f"optimize {__version__} (HiGHS {highs_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    """Critical-mineral procurement and stockpile optimizer."""
+
+
+class Stages:
+    """Progress of each stage on stderr, only when stderr is a terminal and not --quiet."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and stderr.is_terminal
+        self.start = time.perf_counter()
+
+    def done(self, stage: str, seconds: float) -> None:
+        if self.enabled:
+            stderr.print(f"[dim]{stage:<9}{seconds:8.2f} s   (total {time.perf_counter() - self.start:.2f} s)[/dim]")
+
+
+def _fail(exc: OptimizerError) -> None:
+    """Report a domain error without a traceback (plain text, unwrapped) and exit with its code."""
+    sys.stderr.write(str(exc).rstrip("\n") + "\n")
+    sys.stderr.flush()
+    raise typer.Exit(int(exc.exit_code))
+
+
+@app.command("run")
+def run_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Solver time limit, seconds.")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Solver threads.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show HiGHS's own log on stderr.")] = False,
+    route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: pyomo or direct.")] = "pyomo",
+) -> None:
+    """Validate, build, solve and write the result folder; print a summary."""
+    from optimizer.pipeline import load_scenario, solve
+    from optimizer.solve import SolverOptions
+
+    stages = Stages(not quiet)
+    try:
+        clock = time.perf_counter()
+        sc = load_scenario(scenario)
+        stages.done("validate", time.perf_counter() - clock)
+        options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
+        solution = solve(sc, options, route=route if route in ("pyomo", "direct") else "pyomo",
+                         progress=stages.done)
+        code = _status_code(solution)
+        if solution.summary.get("objective") is None:
+            raise _no_solution(solution, sc)
+        target = out if out is not None else Path("results") / sc.name
+        clock = time.perf_counter()
+        solution.write(target)
+        stages.done("write", time.perf_counter() - clock)
+    except KeyboardInterrupt:
+        stderr.print("interrupted: previous results left as they were")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except OptimizerError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps(solution.summary, sort_keys=True, indent=2))
+    elif not quiet:
+        from optimizer.summary import print_summary
+
+        print_summary(stdout, solution, target)
+    raise typer.Exit(int(code))
+
+
+def _status_code(solution) -> ExitCode:
+    return {
+        "optimal": ExitCode.OPTIMAL,
+        "time_limit": ExitCode.TIME_LIMIT,
+        "iteration_limit": ExitCode.TIME_LIMIT,
+        "infeasible": ExitCode.INFEASIBLE,
+        "unbounded": ExitCode.INFEASIBLE,
+        "infeasible_or_unbounded": ExitCode.INFEASIBLE,
+    }.get(solution.status, ExitCode.FAILURE)
+
+
+def _no_solution(solution, scenario) -> OptimizerError:
+    from optimizer.explain import explain_failure
+
+    if solution.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        return InfeasibleError(explain_failure(solution.status, scenario))
+    if solution.status in ("time_limit", "iteration_limit"):
+        err = OptimizerError(f"{solution.status.replace('_', ' ')} reached before HiGHS found a feasible plan; "
+                             "nothing written")
+        err.exit_code = ExitCode.TIME_LIMIT
+        return err
+    return OptimizerError(f"the solver failed (status {solution.status}); nothing written")
+
+
+@app.command("validate")
+def validate_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+) -> None:
+    """Check a scenario file; list every problem at once (exit 1 if any)."""
+    from optimizer.pipeline import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        _fail(exc)
+        return
+    cases = sc.cases
+    typer.echo(
+        f"{scenario}: valid ({len(sc.materials)} materials, {len(sc.sources)} sources, "
+        f"{len(sc.processors)} processors, {len(cases)} scenario{'s' if len(cases) != 1 else ''}, "
+        f"{sc.horizon.periods} {sc.horizon.period}s from {sc.horizon.start})"
+    )
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the scenario file (for editors)."""
+    from optimizer.spec import Scenario
+
+    typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+
+
+def main() -> None:
+    """Console entry point: no traceback for domain errors; internal errors exit 4."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        stderr.print("interrupted")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(0)
+    except ClickException as exc:  # usage errors: unknown option, missing argument
+        exc.show()
+        sys.exit(int(ExitCode.BAD_INPUT))
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except OptimizerError as exc:
+        sys.stderr.write(str(exc).rstrip("\n") + "\n")
+        sys.exit(int(exc.exit_code))
+    except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
+        if os.environ.get("OPTIMIZE_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (set OPTIMIZE_DEBUG=1 for a traceback)\n")
+        sys.exit(int(ExitCode.FAILURE))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Domain errors and the exit codes the command line maps them to (SPEC section 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of `optimize`."""
+
+    OPTIMAL = 0
+    BAD_INPUT = 1
+    INFEASIBLE = 2
+    TIME_LIMIT = 3
+    FAILURE = 4
+    INTERRUPTED = 130
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """`("sources", 1, "price")` -> `sources[1].price`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where (field path, file position) and what."""
+
+    path: tuple[str | int, ...]
+    message: str
+    position: tuple[int, int] | None = None
+
+    def render(self, file: str | None = None) -> str:
+        where = ""
+        if file:
+            where = file
+            if self.position:
+                where += f":{self.position[0]}:{self.position[1]}"
+            where += ": "
+        elif self.position:
+            where = f"line {self.position[0]}:{self.position[1]}: "
+        return f"{where}{format_path(self.path)}: {self.message}"
+
+
+class OptimizerError(Exception):
+    """Base class: an error the command line reports without a traceback."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class ScenarioError(OptimizerError):
+    """The scenario (or another input file) is invalid; carries every problem found."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, problems: list[Problem], file: str | None = None):
+        self.problems = problems
+        self.file = file
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        head += f" in {self.file}" if self.file else ""
+        return head + ":\n" + "\n".join("  " + p.render(self.file) for p in self.problems)
+
+
+class SolveError(OptimizerError):
+    """The solver failed or returned no usable answer."""
+
+    exit_code = ExitCode.FAILURE
+
+
+class InfeasibleError(OptimizerError):
+    """The plan is infeasible or unbounded; the message explains it in the scenario's terms."""
+
+    exit_code = ExitCode.INFEASIBLE

@@ -1,0 +1,165 @@
+"""Result folder writer: canonical bytes (sorted rows, fixed number format) written atomically.
+
+A run writes into a hidden temporary folder beside the target and then swaps it in with one
+rename (Linux renameat2 RENAME_EXCHANGE when the target exists), so a failed or killed run never
+leaves a half-written folder and never destroys the previous results.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from optimizer.results import Solution
+
+CSV_DIGITS = 10  # significant digits in CSV files
+JSON_DIGITS = 12  # significant digits in summary.json (SPEC: at least 10)
+
+
+def format_number(x: float, digits: int = CSV_DIGITS) -> str:
+    """Fixed rule: `digits` significant digits, no `-0`, integers without a decimal point."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if abs(x) < 1e-9:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def _round(value: Any, digits: int = JSON_DIGITS) -> Any:
+    """Round floats in nested JSON data to `digits` significant digits (and -0 to 0)."""
+    if isinstance(value, dict):
+        return {str(k): _round(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_round(v, digits) for v in value]
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            return None
+        if abs(value) < 1e-9:
+            return 0.0
+        return float(f"{float(value):.{digits}g}")
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def json_bytes(data: Any) -> bytes:
+    """Canonical JSON: sorted keys, rounded numbers, two-space indent, trailing newline."""
+    return (json.dumps(_round(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV with the fixed number format and LF line ends."""
+    out = io.StringIO()
+    formatted = df.copy()
+    for col in formatted.columns:
+        if pd.api.types.is_float_dtype(formatted[col]):
+            formatted[col] = [format_number(v) for v in formatted[col].to_numpy(dtype=float)]
+    formatted.to_csv(out, index=False, lineterminator="\n")
+    return out.getvalue().encode()
+
+
+TABLE_COLUMNS = {
+    "purchases": ["scenario", "period", "source", "material", "region", "country", "quantity", "unit_price",
+                  "tariff_rate", "landed_cost", "spend", "arrival_period"],
+    "stockpile": ["scenario", "period", "material", "level", "target", "below_target", "shortfall", "surplus",
+                  "demand"],
+    "processing": ["scenario", "period", "processor", "material", "flow", "quantity", "unit_cost", "spend"],
+    "expansion": ["scenario", "period", "kind", "entity", "built", "capex", "spend", "usable_from"],
+    "prices": ["scenario", "period", "material", "shadow_price"],
+}
+
+
+def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[str, bytes]:
+    """Every file of the result folder, name -> bytes."""
+    files = {
+        "summary.json": json_bytes(solution.summary),
+        "scenario.json": json_bytes(solution.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        "run.json": json_bytes(solution.run),
+    }
+    for name, df in solution.tables.items():
+        df = df.reindex(columns=TABLE_COLUMNS[name]) if df.empty else df
+        if "csv" in formats:
+            files[f"{name}.csv"] = csv_bytes(df)
+    return files
+
+
+def write_results(solution: Solution, target: Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
+    """Write the result folder at `target` atomically; returns `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        for name, data in result_files(solution, formats).items():
+            path = tmp / name
+            with open(path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def swap_into_place(new: Path, target: Path) -> None:
+    """Make `new` appear at `target` in one step; the old folder (if any) is removed afterwards."""
+    if not target.exists():
+        os.rename(new, target)
+        _fsync_dir(target.parent)
+        return
+    if not target.is_dir():
+        raise FileExistsError(f"{target} exists and is not a folder")
+    if _rename_exchange(new, target):
+        _fsync_dir(target.parent)
+        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous results
+        return
+    # Fallback (no renameat2): move the old folder aside, then the new one in.
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(old)
+    os.rename(target, old)
+    os.rename(new, target)
+    _fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,230 @@
+"""The only module that names HiGHS: hand the LP over in memory, solve, map the status.
+
+Two hand-off routes give the same LP: `pyomo` builds the Pyomo model and compiles it with Pyomo's
+linear standard-form compiler; `direct` passes the formulation's arrays straight to highspy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+from optimizer.model.lp import LinearProgram
+
+Route = Literal["pyomo", "direct"]
+
+#: HiGHS model status -> our status (one table, as linopy's CONDITION_MAP).
+STATUS = {
+    "kOptimal": "optimal",
+    "kInfeasible": "infeasible",
+    "kUnbounded": "unbounded",
+    "kUnboundedOrInfeasible": "infeasible_or_unbounded",
+    "kTimeLimit": "time_limit",
+    "kIterationLimit": "iteration_limit",
+    "kObjectiveBound": "error",
+    "kObjectiveTarget": "error",
+    "kSolutionLimit": "error",
+    "kInterrupt": "interrupted",
+    "kMemoryLimit": "error",
+    "kModelEmpty": "optimal",
+    "kNotset": "error",
+    "kLoadError": "error",
+    "kModelError": "error",
+    "kPresolveError": "error",
+    "kSolveError": "error",
+    "kPostsolveError": "error",
+    "kUnknown": "error",
+}
+
+
+@dataclass
+class SolverOptions:
+    """Options that reach HiGHS. Dual simplex with presolve is the measured default (PERF-FACTS)."""
+
+    time_limit: float | None = None
+    threads: int | None = None
+    verbose: bool = False
+    solver: str = "simplex"
+    presolve: str = "on"
+
+
+@dataclass
+class SolveResult:
+    """What came back: status, primal values and row duals in LP order, and the solver's own figures."""
+
+    status: str
+    objective: float | None
+    x: np.ndarray | None
+    row_dual: np.ndarray | None
+    has_solution: bool
+    info: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    highs: highspy.Highs | None = None
+
+
+def highs_version() -> str:
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
+             name: str = "stockpile") -> SolveResult:
+    """Build the solver's copy of `lp` (by `route`), run HiGHS, return values in LP column/row order."""
+    options = options or SolverOptions()
+    timings: dict[str, float] = {}
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(options.verbose))
+    h.setOptionValue("solver", options.solver)
+    h.setOptionValue("presolve", options.presolve)
+    if options.time_limit is not None:
+        h.setOptionValue("time_limit", float(options.time_limit))
+    if options.threads is not None:
+        h.setOptionValue("threads", int(options.threads))
+    col_map = row_map = None
+    if route == "pyomo":
+        from optimizer.model.pyomo_model import to_pyomo
+
+        clock = time.perf_counter()
+        model, columns = to_pyomo(lp, name)
+        timings["build_pyomo"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        col_map, row_map = _pass_pyomo(h, model, columns, lp)
+        timings["handoff"] = time.perf_counter() - clock
+    else:
+        clock = time.perf_counter()
+        _pass_arrays(h, *lp.arrays(), lp.n_rows, lp.n_cols)
+        timings["handoff"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    with _stdout_to_stderr(options.verbose):
+        h.run()
+        status = _status(h)
+        if status == "infeasible_or_unbounded":
+            h.setOptionValue("presolve", "off")
+            h.run()
+            status = _status(h)
+    timings["solve"] = time.perf_counter() - clock
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = row_dual = None
+    objective = None
+    if has_solution:
+        sol = h.getSolution()
+        x_h = np.asarray(sol.col_value, dtype=float)
+        dual_h = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumRow())
+        if col_map is None:
+            x, row_dual = x_h, dual_h
+        else:
+            lo, hi = lp.arrays()[1:3]
+            x = np.clip(np.zeros(lp.n_cols), lo, hi)
+            x[col_map] = x_h
+            row_dual = np.zeros(lp.n_rows)
+            np.add.at(row_dual, row_map, dual_h)
+        objective = float(info.objective_function_value)
+    return SolveResult(
+        status=status,
+        objective=objective,
+        x=x,
+        row_dual=row_dual,
+        has_solution=has_solution,
+        info={
+            "highs_version": highs_version(),
+            "model_status": h.modelStatusToString(h.getModelStatus()),
+            "simplex_iterations": int(info.simplex_iteration_count),
+            "ipm_iterations": int(info.ipm_iteration_count),
+            "highs_run_time": float(h.getRunTime()),
+            "max_primal_infeasibility": float(info.max_primal_infeasibility),
+            "max_dual_infeasibility": float(info.max_dual_infeasibility),
+            "solver": options.solver,
+            "presolve": options.presolve,
+            "threads": options.threads,
+            "route": route,
+            "columns": int(h.getNumCol()),
+            "rows": int(h.getNumRow()),
+            "nonzeros": int(h.getNumNz()),
+        },
+        timings=timings,
+        highs=h,
+    )
+
+
+def _status(h: highspy.Highs) -> str:
+    text = str(h.getModelStatus()).split(".")[-1]
+    return STATUS.get(text, "error")
+
+
+def _pass_arrays(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a_row, a_col, a_val,
+                 n_rows: int, n_cols: int) -> None:
+    a = sparse.csc_array((a_val, (a_row, a_col)), shape=(n_rows, n_cols))
+    a.sum_duplicates()
+    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, a, 0.0)
+
+
+def _pass_csc(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a: sparse.csc_array, offset: float) -> None:
+    n_rows, n_cols = a.shape
+    inf = highspy.kHighsInf
+    status = h.passModel(
+        int(n_cols), int(n_rows), int(a.nnz), 1, 1, float(offset),
+        np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(np.where(np.isinf(col_lo), -inf, col_lo), dtype=np.float64),
+        np.ascontiguousarray(np.where(np.isinf(col_hi), inf, col_hi), dtype=np.float64),
+        np.ascontiguousarray(np.where(np.isinf(row_lo), -inf, row_lo), dtype=np.float64),
+        np.ascontiguousarray(np.where(np.isinf(row_hi), inf, row_hi), dtype=np.float64),
+        a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data.astype(np.float64),
+        np.zeros(n_cols, dtype=np.int32),  # all continuous
+    )
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS rejected the model")
+
+
+def _pass_pyomo(h: highspy.Highs, model, columns: list, lp: LinearProgram) -> tuple[np.ndarray, np.ndarray]:
+    """Compile with Pyomo's standard-form compiler and pass to HiGHS; return (col map, row map)."""
+    from pyomo.common.gc_manager import PauseGC
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    with PauseGC():
+        sf = LinearStandardFormCompiler().write(model, mixed_form=True, column_order=columns)
+    col_index = {id(v): j for j, v in enumerate(columns)}
+    col_map = np.fromiter((col_index[id(v)] for v in sf.columns), dtype=np.int64, count=len(sf.columns))
+    row_index = {}
+    for fam in lp.rows.values():
+        comp = model.component(fam.name)
+        for i in range(fam.size):
+            row_index[id(comp[i])] = fam.first + i
+    row_map = np.fromiter((row_index[id(con)] for con, _ in sf.rows), dtype=np.int64, count=len(sf.rows))
+    mult = np.fromiter((m for _, m in sf.rows), dtype=np.int64, count=len(sf.rows))
+    rhs = np.asarray(sf.rhs, dtype=float)
+    row_lo = np.where(mult >= 0, -np.inf, rhs)
+    row_hi = np.where(mult <= 0, np.inf, rhs)
+    row_lo = np.where(mult == 0, rhs, row_lo)
+    row_hi = np.where(mult == 0, rhs, row_hi)
+    col_lo = np.array([-np.inf if v.lb is None else v.lb for v in sf.columns], dtype=float)
+    col_hi = np.array([np.inf if v.ub is None else v.ub for v in sf.columns], dtype=float)
+    c = np.asarray(sf.c.toarray()[0] if sf.c.shape[0] else np.zeros(len(sf.columns)), dtype=float)
+    offset = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
+    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, sparse.csc_array(sf.A), offset)
+    return col_map, row_map
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool):
+    """Send HiGHS's C-level log (written to stdout) to stderr while solving, so stdout stays clean."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -1,0 +1,388 @@
+"""The scenario file as Pydantic v2 models (SPEC section 2): what the planner writes.
+
+Every model is strict and frozen and forbids unknown keys. Cross-field rules (ids, references,
+series lengths, filters that match nothing, probabilities) live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+ID_RE = r"^[a-z0-9_-]+$"
+
+REGIONS = ("domestic", "allied", "deep_sea", "china", "other")
+Region = Literal["domestic", "allied", "deep_sea", "china", "other"]
+
+#: Default supplier risk score by region (SPEC 4.4).
+DEFAULT_RISK = {"domestic": 0.05, "allied": 0.15, "deep_sea": 0.35, "other": 0.5, "china": 0.9}
+
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _validate_month(value: Any) -> str:
+    if not isinstance(value, str) or not MONTH_RE.match(value):
+        raise PydanticCustomError("month", f"expected a month as YYYY-MM (e.g. 2027-01), got {value!r}")
+    return value
+
+
+Month = Annotated[
+    str,
+    PlainValidator(_validate_month),
+    WithJsonSchema({"type": "string", "pattern": MONTH_RE.pattern, "description": "YYYY-MM"}),
+]
+
+
+def _number(value: Any, what: str = "a number") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("number", f"expected {what}, got {value!r}")
+    if not math.isfinite(value):
+        raise PydanticCustomError("finite", f"must be a finite number, got {value!r}")
+    if value < 0:
+        raise PydanticCustomError("nonneg", f"must be >= 0, got {value!r}")
+    return float(value)
+
+
+def _validate_series(value: Any) -> float | tuple[float, ...] | dict[str, float]:
+    """SERIES: a constant, a list of one value per period, or a {YYYY-MM: value} step function."""
+    if isinstance(value, list):
+        if not value:
+            raise PydanticCustomError("series", "a series list must not be empty")
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(_number(item))
+            except PydanticCustomError as exc:
+                raise PydanticCustomError("series", f"item {i}: {exc.message()}") from None
+        return tuple(out)
+    if isinstance(value, dict):
+        if not value:
+            raise PydanticCustomError("series", "a series mapping must have at least one YYYY-MM key")
+        out_map: dict[str, float] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not MONTH_RE.match(key):
+                raise PydanticCustomError("series", f"mapping key {key!r} is not a month YYYY-MM")
+            try:
+                out_map[key] = _number(item)
+            except PydanticCustomError as exc:
+                raise PydanticCustomError("series", f"key {key}: {exc.message()}") from None
+        return dict(sorted(out_map.items()))
+    try:
+        return _number(value, "a number, a list of numbers or a {YYYY-MM: number} mapping")
+    except PydanticCustomError:
+        raise
+
+
+_SERIES_SCHEMA = {
+    "description": "A constant, a list of one value per period, or a {YYYY-MM: value} step function",
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
+        {
+            "type": "object",
+            "patternProperties": {MONTH_RE.pattern: {"type": "number", "minimum": 0}},
+            "additionalProperties": False,
+            "minProperties": 1,
+        },
+    ],
+}
+
+Series = Annotated[
+    float | tuple[float, ...] | dict[str, float],
+    PlainValidator(_validate_series),
+    WithJsonSchema(_SERIES_SCHEMA),
+]
+
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Id = Annotated[str, Field(pattern=ID_RE, min_length=1, max_length=100)]
+OneOrMany = str | list[str]
+
+
+class Strict(BaseModel):
+    """Base of every scenario model: strict types, no unknown keys, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class Window(Strict):
+    """A from/until pair of months: `from` inclusive, `until` exclusive."""
+
+    from_: Month | None = Field(default=None, alias="from")
+    """First month covered (YYYY-MM, inclusive)."""
+    until: Month | None = None
+    """First month no longer covered (YYYY-MM, exclusive)."""
+
+    @model_validator(mode="after")
+    def _until_after_from(self) -> Window:
+        if self.from_ is not None and self.until is not None and self.until <= self.from_:
+            raise PydanticCustomError("window", f"`until` ({self.until}) must be after `from` ({self.from_})")
+        return self
+
+
+class Horizon(Strict):
+    """The planning horizon."""
+
+    start: Month
+    """First period's first month, YYYY-MM."""
+    periods: int = Field(ge=1, le=10_000)
+    """Number of periods."""
+    period: Literal["month", "quarter", "year"] = "month"
+    """Length of one period."""
+    discount_rate: NonNeg = 0.0
+    """Annual discount rate (0.03 = 3 %)."""
+
+
+class Stockpile(Strict):
+    """Storage of a material in the stockpile."""
+
+    initial: NonNeg = 0.0
+    """Stock at the start of the horizon (units)."""
+    capacity: Series | None = None
+    """Maximum end-of-period stock (units); omitted = unlimited."""
+    holding_cost: Series = 0.0
+    """Cost per unit held at the end of a period ($/unit/period)."""
+    target: Series = 0.0
+    """Minimum end-of-period stock (units); soft unless hard_target."""
+    target_penalty: NonNeg | None = None
+    """Penalty per unit per period below target ($/unit/period)."""
+    hard_target: bool = False
+    """True: the target is a hard minimum (the plan may become infeasible)."""
+
+
+class Material(Strict):
+    """A mineral or feedstock."""
+
+    id: Id
+    unit: str = "t"
+    """Unit of quantities of this material."""
+    description: str | None = None
+    demand: Series = 0.0
+    """Demand per period (units)."""
+    shortfall_penalty: NonNeg | None = None
+    """Penalty per unit of unmet demand ($/unit); required when any demand > 0."""
+    sale_price: NonNeg = 0.0
+    """Revenue per unit of surplus disposed of ($/unit)."""
+    arrivals: Series = 0.0
+    """Already-contracted receipts per period (units)."""
+    stockpile: Stockpile | None = None
+    """Omitted: the material cannot be stored (stock fixed at 0)."""
+
+
+class Expansion(Strict):
+    """Capacity that can be built."""
+
+    max: NonNeg
+    """Total extra capacity that can be built (units per period)."""
+    capex: NonNeg
+    """Cost per unit/period of capacity built ($)."""
+    lead_time: int = Field(default=0, ge=0)
+    """Periods from build to use."""
+
+
+class Source(Strict):
+    """Somewhere a material can be bought."""
+
+    id: Id
+    material: Id
+    region: Region
+    country: str = Field(pattern=r"^([A-Z]{2}|INTL)$")
+    """ISO 3166 alpha-2 code, or INTL for areas beyond national jurisdiction."""
+    description: str | None = None
+    price: Series
+    """Price before tariff ($/unit)."""
+    freight: Series = 0.0
+    """Freight and handling, not tariffed ($/unit)."""
+    capacity: Series | None = None
+    """Units per period available to us; omitted = unlimited."""
+    lead_time: int = Field(default=0, ge=0)
+    """Whole periods from order to arrival."""
+    available_from: Month | None = None
+    available_until: Month | None = None
+    """Exclusive."""
+    risk: Share | None = None
+    """Supply risk score 0..1; default by region (SPEC 4.4)."""
+    expansion: Expansion | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Source:
+        _check_window(self.available_from, self.available_until, "available_until", "available_from")
+        return self
+
+
+class Processor(Strict):
+    """A plant that turns one input material into co-products."""
+
+    id: Id
+    region: Region
+    country: str = Field(pattern=r"^([A-Z]{2}|INTL)$")
+    description: str | None = None
+    input: Id
+    """Material fed in."""
+    outputs: dict[str, NonNeg] = Field(min_length=1)
+    """Units of each output material per unit of input."""
+    capacity: Series | None = None
+    """Input units per period; omitted = unlimited."""
+    cost: Series = 0.0
+    """Processing cost ($/unit of input)."""
+    available_from: Month | None = None
+    available_until: Month | None = None
+    expansion: Expansion | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Processor:
+        _check_window(self.available_from, self.available_until, "available_until", "available_from")
+        return self
+
+
+def _check_window(start: str | None, end: str | None, end_name: str, start_name: str) -> None:
+    if start is not None and end is not None and end <= start:
+        raise PydanticCustomError("window", f"`{end_name}` ({end}) must be after `{start_name}` ({start})")
+
+
+class Filter(Strict):
+    """Which entities a rule or limit applies to: every key given must match; empty matches all."""
+
+    source: OneOrMany | None = None
+    processor: OneOrMany | None = None
+    material: OneOrMany | None = None
+    region: Region | list[Region] | None = None
+    country: OneOrMany | None = None
+
+    def values(self, key: str) -> tuple[str, ...] | None:
+        """The listed values of `key`, or None when the key is not given."""
+        value = getattr(self, key)
+        if value is None:
+            return None
+        return (value,) if isinstance(value, str) else tuple(value)
+
+
+RuleType = Literal["tariff", "ban", "capacity", "price", "demand"]
+
+
+class Rule(Window):
+    """A policy or scenario event: tariff, ban, capacity, price or demand rule."""
+
+    type: RuleType
+    name: str | None = None
+    where: Filter = Filter()
+    rate: NonNeg | None = None
+    """Tariff rate as a fraction (1.45 = 145 %); tariff rules only."""
+    multiplier: NonNeg | None = None
+    """Scale factor; capacity, price and demand rules only."""
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Rule:
+        if self.type == "tariff":
+            if self.rate is None:
+                raise PydanticCustomError("rule", "a tariff rule needs `rate`")
+            if self.multiplier is not None:
+                raise PydanticCustomError("rule", "a tariff rule takes `rate`, not `multiplier`")
+        elif self.type == "ban":
+            if self.rate is not None or self.multiplier is not None:
+                raise PydanticCustomError("rule", "a ban rule takes neither `rate` nor `multiplier`")
+        else:
+            if self.multiplier is None:
+                raise PydanticCustomError("rule", f"a {self.type} rule needs `multiplier`")
+            if self.rate is not None:
+                raise PydanticCustomError("rule", f"a {self.type} rule takes `multiplier`, not `rate`")
+        return self
+
+
+class Budget(Window):
+    """Cash limit on purchases, processing and capex in the covered periods (undiscounted)."""
+
+    name: str = Field(min_length=1)
+    amount: NonNeg
+    """Maximum spend ($) per scenario over the covered periods."""
+
+
+class Limit(Window):
+    """Share limit: matching sources' share of a material's purchases."""
+
+    name: str = Field(min_length=1)
+    material: Id
+    where: Filter = Filter()
+    max_share: Share | None = None
+    min_share: Share | None = None
+    over: Literal["period", "horizon"] = "period"
+    """`period`: in each period; `horizon`: summed over the covered periods."""
+
+    @model_validator(mode="after")
+    def _some_share(self) -> Limit:
+        if self.max_share is None and self.min_share is None:
+            raise PydanticCustomError("limit", "a limit needs `max_share`, `min_share` or both")
+        return self
+
+
+class Risk(Strict):
+    """Risk preferences."""
+
+    aversion: Share = 0.0
+    """Weight lambda of CVaR in the objective (0 = expected cost only)."""
+    alpha: float = Field(default=0.95, gt=0, lt=1, allow_inf_nan=False)
+    """CVaR level."""
+    premium: NonNeg = 0.0
+    """Risk premium rho: purchases cost landed * (1 + rho * risk) in the objective."""
+
+
+class Case(Strict):
+    """One disruption scenario: the policies plus its own events."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\n\r,]+$")
+    probability: Share
+    description: str | None = None
+    events: list[Rule] = []
+
+
+class Scenario(Strict):
+    """A procurement and stockpile planning problem."""
+
+    name: str = Field(pattern=ID_RE, max_length=100)
+    """Also the default output folder name."""
+    description: str | None = None
+    home_country: str | None = Field(default=None, pattern=r"^([A-Z]{2}|INTL)$")
+    """Sources from this country are never tariffed (omitted: every source can be)."""
+    currency: str = "USD"
+    horizon: Horizon
+    materials: list[Material] = Field(min_length=1)
+    sources: list[Source] = []
+    processors: list[Processor] = []
+    policies: list[Rule] = []
+    budgets: list[Budget] = []
+    limits: list[Limit] = []
+    risk: Risk = Risk()
+    scenarios: list[Case] | None = None
+    """Omitted: one scenario `base` with probability 1."""
+
+    @field_validator("scenarios")
+    @classmethod
+    def _not_empty(cls, value: list[Case] | None) -> list[Case] | None:
+        if value is not None and not value:
+            raise PydanticCustomError("scenarios", "list at least one scenario, or omit `scenarios`")
+        return value
+
+    @property
+    def cases(self) -> list[Case]:
+        """The scenarios, with the default single `base` scenario filled in."""
+        return list(self.scenarios) if self.scenarios else [Case(name="base", probability=1.0)]

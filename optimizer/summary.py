@@ -1,0 +1,65 @@
+"""Terminal summary of a solved plan (formatting only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from optimizer.results import Solution
+
+
+def _money(x: float, currency: str) -> str:
+    for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:,.2f} {suffix} {currency}"
+    return f"{x:,.2f} {currency}"
+
+
+def print_summary(console: Console, solution: Solution, folder: Path | None = None, top: int = 10) -> None:
+    """Status, headline costs, shortfall by material, spend by region, top purchases."""
+    s = solution.summary
+    cur = s.get("currency", "USD")
+    head = Table(title=f"{s['name']}: {s['status']}", show_header=False, box=None)
+    head.add_row("objective", _money(s["objective"], cur))
+    head.add_row("expected cost", _money(s["expected_cost"], cur))
+    head.add_row(f"CVaR {s['cvar_alpha']:.0%}", _money(s["cvar"], cur))
+    head.add_row("cash spend (expected)", _money(s["cash_spend"], cur))
+    console.print(head)
+    if len(s["scenarios"]) > 1:
+        table = Table(title="Scenarios")
+        for col in ("scenario", "probability", "cost", "cash spend"):
+            table.add_column(col, justify="right" if col != "scenario" else "left")
+        for name, row in s["scenarios"].items():
+            table.add_row(name, f"{row['probability']:.3f}", _money(row["cost"], cur), _money(row["cash_spend"], cur))
+        console.print(table)
+    short = {m: v for m, v in s["shortfall_by_material"].items() if v > 0}
+    if short:
+        table = Table(title="Expected shortfall by material")
+        table.add_column("material")
+        table.add_column("units", justify="right")
+        for m, v in sorted(short.items(), key=lambda kv: -kv[1]):
+            table.add_row(m, f"{v:,.3f}")
+        console.print(table)
+    else:
+        console.print("No shortfall in any scenario.")
+    if s["spend_by_region"]:
+        table = Table(title="Expected spend by region")
+        table.add_column("region")
+        table.add_column("spend", justify="right")
+        for region, v in sorted(s["spend_by_region"].items(), key=lambda kv: -kv[1]):
+            table.add_row(region, _money(v, cur))
+        console.print(table)
+    p = solution.purchases
+    if not p.empty:
+        table = Table(title=f"Top {min(top, len(p))} purchases by spend")
+        for col in ("scenario", "period", "source", "material", "quantity", "landed", "spend"):
+            table.add_column(col, justify="right" if col in ("quantity", "landed", "spend") else "left")
+        for row in p.sort_values(["spend", "scenario", "period", "source"], ascending=[False, True, True, True],
+                                 kind="stable").head(top).itertuples():
+            table.add_row(row.scenario, row.period, row.source, row.material, f"{row.quantity:,.3f}",
+                          f"{row.landed_cost:,.2f}", _money(row.spend, cur))
+        console.print(table)
+    if folder is not None:
+        console.print(f"Results written to {folder}/")
