@@ -76,7 +76,8 @@ def _clean(values: np.ndarray) -> np.ndarray:
 def build_solution(form: Formulation, result: SolveResult, scenario: Scenario) -> Solution:
     """Turn solver output into tables and a summary (no solution: empty tables)."""
     d = form.data
-    if not result.has_solution:
+    usable = result.has_solution and result.status in ("optimal", "time_limit", "iteration_limit")
+    if not usable:
         empty = pd.DataFrame()
         summary = {
             "name": d.name,

@@ -1,0 +1,151 @@
+"""Schema and cross-field validation: every problem at once, with field path and YAML line:column."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import scenario
+from optimizer.checks import validate
+from optimizer.errors import ScenarioError
+from optimizer.loader import parse_yaml_text
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        raw, smap = parse_yaml_text(text, "s.yaml")
+        validate(raw, smap)
+    return [p.render("s.yaml") for p in info.value.problems]
+
+
+GOOD = """\
+name: ok
+home_country: US
+horizon: {start: 2026-01, periods: 4, period: quarter}
+materials:
+  - id: dy
+    demand: 10
+    shortfall_penalty: 1000
+sources:
+  - {id: cn, material: dy, region: china, country: CN, price: 10}
+"""
+
+
+def test_valid_file_passes():
+    """The minimal file validates and the default single scenario is `base` with probability 1."""
+    raw, smap = parse_yaml_text(GOOD)
+    sc = validate(raw, smap)
+    assert [c.name for c in sc.cases] == ["base"] and sc.cases[0].probability == 1.0
+
+
+def test_unknown_key_suggests_the_right_one_with_line_and_column():
+    """A typo in a key is an error with a 'did you mean' hint and the key's position."""
+    text = GOOD.replace("price: 10}", "price: 10, lead_tme: 2}")
+    (msg,) = problems_of(text)
+    assert msg.startswith("s.yaml:9:")
+    assert "sources[0].lead_tme" in msg and "did you mean `lead_time`" in msg
+
+
+def test_every_problem_is_reported_at_once():
+    """Type errors from several fields come back together, each with its own path and line."""
+    text = GOOD.replace("periods: 4", "periods: 0").replace("region: china", "region: chna").replace(
+        "start: 2026-01", "start: 2026-13")
+    msgs = problems_of(text)
+    assert len(msgs) == 3
+    assert any("horizon.periods" in m and ":3:" in m for m in msgs)
+    assert any("horizon.start" in m and "YYYY-MM" in m for m in msgs)
+    assert any("sources[0].region" in m and "did you mean `china`" in m for m in msgs)
+
+
+def test_cross_field_problems_are_reported_together():
+    """Duplicate ids, dangling references, wrong series length, missing penalty, bad probabilities."""
+    text = """\
+name: x
+horizon: {start: 2026-01, periods: 3}
+materials:
+  - {id: dy, demand: [1, 2]}
+  - {id: dy}
+sources:
+  - {id: cn, material: dyy, region: china, country: CN, price: 1}
+policies:
+  - {type: ban, where: {material: gallium}}
+scenarios:
+  - {name: a, probability: 0.5}
+  - {name: a, probability: 0.3}
+"""
+    msgs = problems_of(text)
+    joined = "\n".join(msgs)
+    assert "duplicate id `dy`" in joined
+    assert "unknown material `dyy`; did you mean `dy`?" in joined
+    assert "needs exactly 3 values" in joined
+    assert "shortfall_penalty" in joined
+    assert "unknown material `gallium`" in joined
+    assert "matches no source or processor" in joined
+    assert "duplicate scenario name `a`" in joined
+    assert "probabilities sum to 0.8" in joined
+    assert all(m.startswith("s.yaml:") for m in msgs)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"horizon": {"start": "2026-01", "periods": 3, "period": "week"}}, "is not one of"),
+        ({"materials": [{"id": "dy", "demand": -1, "shortfall_penalty": 1}]}, "must be >= 0"),
+        ({"materials": [{"id": "dy", "demand": float("nan"), "shortfall_penalty": 1}]}, "finite"),
+        ({"materials": [{"id": "dy", "demand": {"2026-1": 3}, "shortfall_penalty": 1}]}, "not a month"),
+        ({"materials": [{"id": "Dy!", "demand": 1, "shortfall_penalty": 1}]}, "does not match the pattern"),
+        ({"policies": [{"type": "tariff", "where": {"country": "US"}}]}, "needs `rate`"),
+        ({"policies": [{"type": "price", "rate": 1}]}, "needs `multiplier`"),
+        ({"policies": [{"type": "ban", "from": "2027-01", "until": "2026-01"}]}, "must be after `from`"),
+        ({"limits": [{"name": "l", "material": "dy", "over": "period"}]}, "needs `max_share`"),
+        ({"limits": [{"name": "l", "material": "dy", "min_share": 0.8, "max_share": 0.2}]}, "above max_share"),
+        ({"risk": {"alpha": 1.0}}, "less than 1"),
+        ({"materials": [{"id": "dy", "demand": True, "shortfall_penalty": 1}]}, "expected a number"),
+        ({"materials": [{"id": "dy", "stockpile": {"target": 5}}]}, "target_penalty"),
+        ({"scenarios": []}, "at least one scenario"),
+    ],
+)
+def test_bad_values_are_named(change, expected):
+    """Each bad value gives a message naming the problem."""
+    with pytest.raises(ScenarioError) as info:
+        validate(scenario(**change))
+    assert expected in info.value.render()
+
+
+def test_filter_matching_nothing_is_an_error():
+    """A tariff on a country with no source matches nothing: error, not a silent no-op."""
+    with pytest.raises(ScenarioError, match="matches no source"):
+        validate(scenario(policies=[{"type": "tariff", "rate": 0.5, "where": {"country": "CN"}}]))
+
+
+def test_yaml_syntax_error_has_position():
+    """Broken YAML is one problem with the line and column of the error."""
+    (msg,) = problems_of("name: x\n  bad: [\n")
+    assert msg.startswith("s.yaml:2:") and "YAML syntax error" in msg
+
+
+def test_duplicate_yaml_key_is_an_error():
+    """Duplicate keys are errors, not silently overwritten."""
+    (msg,) = problems_of("name: x\nname: y\n")
+    assert "duplicate key" in msg
+
+
+def test_empty_and_non_mapping_documents():
+    """Empty files and top-level lists are clear errors."""
+    assert "empty" in problems_of("")[0]
+    assert "expected a mapping" in problems_of("- a\n- b\n")[0]
+
+
+def test_alias_bomb_is_refused():
+    """Anchors expanding to a huge document are refused instead of exhausting memory."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    (msg,) = problems_of("\n".join(lines) + "\n")
+    assert "expands to more than" in msg
+
+
+def test_python_object_tags_are_not_constructed():
+    """YAML is loaded safely: a python/object tag is an error, not code execution."""
+    msgs = problems_of("name: !!python/object/apply:os.system ['echo hacked']\n")
+    assert msgs and "hacked" not in "".join(msgs).replace("echo hacked", "")
