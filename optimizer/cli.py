@@ -88,6 +88,10 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show HiGHS's own log on stderr.")] = False,
     route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: pyomo or direct.")] = "pyomo",
+    prices: Annotated[Optional[Path], typer.Option("--prices", help="CSV `source,price` or `source,from,price` "
+                                                   "replacing those sources' prices.")] = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
+                                                      "sources[cn-dy].price=400000 (repeatable).")] = None,
 ) -> None:
     """Validate, build, solve and write the result folder; print a summary."""
     from optimizer.pipeline import load_scenario, solve
@@ -96,7 +100,7 @@ def run_command(
     stages = Stages(not quiet)
     try:
         clock = time.perf_counter()
-        sc = load_scenario(scenario)
+        sc = load_scenario(scenario, sets or (), prices)
         stages.done("validate", time.perf_counter() - clock)
         options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
         solution = solve(sc, options, route=route if route in ("pyomo", "direct") else "pyomo",

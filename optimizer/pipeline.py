@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from optimizer.checks import validate
 from optimizer.data import build_data
 from optimizer.loader import read_yaml
 from optimizer.model.lp import formulate
+from optimizer.overrides import apply_prices, apply_set, read_prices
 from optimizer.results import Solution, build_solution
 from optimizer.solve import Route, SolverOptions, highs_version, solve_lp
 from optimizer.spec import Scenario
@@ -20,10 +21,16 @@ from optimizer.spec import Scenario
 Progress = Callable[[str, float], None]
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raises ScenarioError listing every problem."""
+def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario file, with `--set PATH=VALUE` overrides applied before validation
+    and a `--prices` CSV applied after; raises ScenarioError listing every problem."""
     raw, smap = read_yaml(path)
-    return validate(raw, smap)
+    for assignment in sets:
+        apply_set(raw, assignment)
+    scenario = validate(raw, smap)
+    if prices is not None:
+        scenario = apply_prices(scenario, read_prices(prices), str(prices))
+    return scenario
 
 
 def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None, route: Route = "pyomo",

@@ -75,11 +75,22 @@ def highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
-             name: str = "stockpile") -> SolveResult:
-    """Build the solver's copy of `lp` (by `route`), run HiGHS, return values in LP column/row order."""
+@dataclass
+class LoadedModel:
+    """A HiGHS instance holding the LP, with the maps from its columns/rows to the LP's (None: identity)."""
+
+    highs: highspy.Highs
+    options: SolverOptions
+    route: str
+    col_map: np.ndarray | None = None
+    row_map: np.ndarray | None = None
+    timings: dict = field(default_factory=dict)
+
+
+def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
+            name: str = "stockpile") -> LoadedModel:
+    """Hand `lp` to a new HiGHS instance in memory, by `route`."""
     options = options or SolverOptions()
-    timings: dict[str, float] = {}
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(options.verbose))
     h.setOptionValue("solver", options.solver)
@@ -88,20 +99,26 @@ def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rou
         h.setOptionValue("time_limit", float(options.time_limit))
     if options.threads is not None:
         h.setOptionValue("threads", int(options.threads))
-    col_map = row_map = None
+    loaded = LoadedModel(h, options, route)
     if route == "pyomo":
         from optimizer.model.pyomo_model import to_pyomo
 
         clock = time.perf_counter()
         model, columns = to_pyomo(lp, name)
-        timings["build_pyomo"] = time.perf_counter() - clock
+        loaded.timings["build_pyomo"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        col_map, row_map = _pass_pyomo(h, model, columns, lp)
-        timings["handoff"] = time.perf_counter() - clock
+        loaded.col_map, loaded.row_map = _pass_pyomo(h, model, columns, lp)
+        loaded.timings["handoff"] = time.perf_counter() - clock
     else:
         clock = time.perf_counter()
         _pass_arrays(h, *lp.arrays(), lp.n_rows, lp.n_cols)
-        timings["handoff"] = time.perf_counter() - clock
+        loaded.timings["handoff"] = time.perf_counter() - clock
+    return loaded
+
+
+def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
+    """Run HiGHS (warm if it was run before) and return values in LP column/row order."""
+    h, options = loaded.highs, loaded.options
     clock = time.perf_counter()
     with _stdout_to_stderr(options.verbose):
         h.run()
@@ -109,7 +126,9 @@ def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rou
         if status == "infeasible_or_unbounded":
             h.setOptionValue("presolve", "off")
             h.run()
+            h.setOptionValue("presolve", options.presolve)
             status = _status(h)
+    timings = dict(loaded.timings)
     timings["solve"] = time.perf_counter() - clock
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -119,14 +138,14 @@ def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rou
         sol = h.getSolution()
         x_h = np.asarray(sol.col_value, dtype=float)
         dual_h = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumRow())
-        if col_map is None:
+        if loaded.col_map is None:
             x, row_dual = x_h, dual_h
         else:
             lo, hi = lp.arrays()[1:3]
             x = np.clip(np.zeros(lp.n_cols), lo, hi)
-            x[col_map] = x_h
+            x[loaded.col_map] = x_h
             row_dual = np.zeros(lp.n_rows)
-            np.add.at(row_dual, row_map, dual_h)
+            np.add.at(row_dual, loaded.row_map, dual_h)
         objective = float(info.objective_function_value)
     return SolveResult(
         status=status,
@@ -145,7 +164,7 @@ def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rou
             "solver": options.solver,
             "presolve": options.presolve,
             "threads": options.threads,
-            "route": route,
+            "route": loaded.route,
             "columns": int(h.getNumCol()),
             "rows": int(h.getNumRow()),
             "nonzeros": int(h.getNumNz()),
@@ -153,6 +172,62 @@ def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rou
         timings=timings,
         highs=h,
     )
+
+
+def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
+             name: str = "stockpile") -> SolveResult:
+    """Build the solver's copy of `lp` (by `route`), run HiGHS, return values in LP column/row order."""
+    return run(load_lp(lp, options, route, name), lp)
+
+
+def same_structure(old: LinearProgram, new: LinearProgram) -> bool:
+    """True when `new` has the same columns and rows as `old` (coefficients may differ)."""
+    if (old.n_cols, old.n_rows) != (new.n_cols, new.n_rows) or list(old.vars) != list(new.vars):
+        return False
+    if list(old.rows) != list(new.rows):
+        return False
+    return all(np.array_equal(old.vars[k].entity, new.vars[k].entity) and np.array_equal(old.vars[k].node,
+               new.vars[k].node) for k in old.vars) and all(
+        old.rows[k].size == new.rows[k].size for k in old.rows)
+
+
+def update_lp(loaded: LoadedModel, old: LinearProgram, new: LinearProgram) -> int:
+    """Push the differences between two LPs of the same structure into HiGHS in place (keeps the basis).
+
+    Only for the direct route (column and row order identical). Returns the number of changes.
+    """
+    if loaded.col_map is not None:
+        raise ValueError("in-place updates need the direct hand-off route")
+    h = loaded.highs
+    c0, lo0, hi0, rlo0, rhi0, *a0 = old.arrays()
+    c1, lo1, hi1, rlo1, rhi1, *a1 = new.arrays()
+    changes = 0
+    idx = np.flatnonzero(c0 != c1)
+    if len(idx):
+        h.changeColsCost(len(idx), idx.astype(np.int32), c1[idx])
+        changes += len(idx)
+    idx = np.flatnonzero((lo0 != lo1) | (hi0 != hi1))
+    if len(idx):
+        h.changeColsBounds(len(idx), idx.astype(np.int32), _inf(lo1[idx]), _inf(hi1[idx]))
+        changes += len(idx)
+    idx = np.flatnonzero((rlo0 != rlo1) | (rhi0 != rhi1))
+    if len(idx):
+        h.changeRowsBounds(len(idx), idx.astype(np.int32), _inf(rlo1[idx]), _inf(rhi1[idx]))
+        changes += len(idx)
+    shape = (new.n_rows, new.n_cols)
+    m0 = sparse.csr_array((a0[2], (a0[0], a0[1])), shape=shape)
+    m1 = sparse.csr_array((a1[2], (a1[0], a1[1])), shape=shape)
+    delta = (m1 - m0).tocoo()
+    moved = delta.data != 0
+    rows, cols = delta.row[moved], delta.col[moved]
+    values = np.asarray(m1[rows, cols], dtype=float).ravel() if len(rows) else np.zeros(0)
+    for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist()):
+        h.changeCoeff(r, c, v)
+    return changes + len(rows)
+
+
+def _inf(values: np.ndarray) -> np.ndarray:
+    return np.where(np.isinf(values), np.sign(values) * highspy.kHighsInf, values).astype(np.float64)
 
 
 def _status(h: highspy.Highs) -> str:

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     WithJsonSchema,
     field_validator,
@@ -100,9 +101,14 @@ _SERIES_SCHEMA = {
     ],
 }
 
+def _dump_series(value: float | tuple[float, ...] | dict[str, float]) -> Any:
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
 Series = Annotated[
-    float | tuple[float, ...] | dict[str, float],
+    Any,
     PlainValidator(_validate_series),
+    PlainSerializer(_dump_series),
     WithJsonSchema(_SERIES_SCHEMA),
 ]
 

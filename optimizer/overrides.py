@@ -1,0 +1,202 @@
+"""Changes on top of a scenario file: `--set PATH=VALUE` overrides and `--prices` CSV files.
+
+`--set` edits the raw dict before validation, so an override is validated exactly like the file.
+A price file replaces source price series of a validated scenario (SPEC section 5).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from optimizer.data import Calendar, month_index
+from optimizer.errors import Problem, ScenarioError
+from optimizer.spec import MONTH_RE, PERIOD_MONTHS, Scenario
+
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value as YAML (numbers, lists `[1, 2]`, mappings `{2027-01: 5}`, strings)."""
+    try:
+        value = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        return text
+    return text if value is None and text.strip() not in ("null", "~") else value
+
+
+def apply_set(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one `PATH=VALUE` to the raw scenario dict (in place) and return it.
+
+    PATH is dotted, with list items by index or by id/name: `sources[cn-dy].price`,
+    `scenarios[embargo].probability`, `materials[0].stockpile.target`, `risk.aversion`.
+    """
+    if "=" not in assignment:
+        raise ScenarioError([Problem(("--set",), f"`{assignment}` is not PATH=VALUE")])
+    path_text, value_text = assignment.split("=", 1)
+    path_text = path_text.strip()
+    steps: list[str | int | tuple[str]] = []
+    for part in path_text.split("."):
+        match = _SEGMENT.fullmatch(part)
+        if match is None:
+            raise ScenarioError([Problem(("--set",), f"cannot read the path `{path_text}` (at `{part}`)")])
+        steps.append(match.group(1))
+        for key in re.findall(r"\[([^\]]+)\]", match.group(2)):
+            steps.append(int(key) if key.isdigit() else (key,))
+    node: Any = raw
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        where = path_text if last else ".".join(str(s) for s in steps[: i + 1])
+        if isinstance(step, str):
+            if not isinstance(node, dict):
+                raise ScenarioError([Problem(("--set",), f"`{where}`: not a mapping in the scenario")])
+            if last:
+                node[step] = parse_value(value_text)
+                return raw
+            if step not in node:
+                if isinstance(steps[i + 1], (int, tuple)):
+                    hint = difflib.get_close_matches(step, list(node), n=1)
+                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: no `{step}` list in the scenario"
+                                                 + (f"; did you mean `{hint[0]}`?" if hint else ""))])
+                node[step] = {}  # e.g. --set risk.aversion=0.5 on a file without a risk section
+            node = node[step]
+        else:
+            if not isinstance(node, list):
+                raise ScenarioError([Problem(("--set",), f"`{where}`: not a list in the scenario")])
+            if isinstance(step, int):
+                if step >= len(node):
+                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: index {step} out of range")])
+                index = step
+            else:
+                ids = [item.get("id", item.get("name")) if isinstance(item, dict) else None for item in node]
+                if step[0] not in ids:
+                    hint = difflib.get_close_matches(step[0], [str(x) for x in ids if x], n=1)
+                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: no item `{step[0]}`"
+                                                 + (f"; did you mean `{hint[0]}`?" if hint else ""))])
+                index = ids.index(step[0])
+            if last:
+                node[index] = parse_value(value_text)
+                return raw
+            node = node[index]
+    return raw
+
+
+@dataclass(frozen=True)
+class PriceRow:
+    """One row of a price file: from `month` (None: from the start) the source costs `price`."""
+
+    source: str
+    month: str | None
+    price: float
+    line: int
+
+
+def read_prices(path: str | Path) -> list[PriceRow]:
+    """Read a price CSV (`source,price` or `source,from,price`); every problem names its line."""
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise ScenarioError([Problem((), "price file not found" if not path.exists() else "not a file")], file=name)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem((), "not UTF-8 text")], file=name) from None
+    return parse_prices(text, name)
+
+
+def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
+    if "\x00" in text:
+        raise ScenarioError([Problem((), "the file contains NUL bytes: not a CSV file")], file=name)
+    reader = csv.reader(io.StringIO(text))
+    rows = list(reader)
+    if not rows:
+        raise ScenarioError([Problem((), "the price file is empty: expected a header `source,price` "
+                                         "or `source,from,price`")], file=name)
+    header = [h.strip() for h in rows[0]]
+    if header not in (["source", "price"], ["source", "from", "price"]):
+        raise ScenarioError([Problem(("header",), f"expected columns `source,price` or `source,from,price`, got "
+                                                  f"`{','.join(header)}`", (1, 1))], file=name)
+    problems: list[Problem] = []
+    out: list[PriceRow] = []
+    seen: dict[tuple[str, str | None], int] = {}
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            problems.append(Problem(("row",), f"expected {len(header)} values, got {len(row)}", (line_no, 1)))
+            continue
+        cells = dict(zip(header, (c.strip() for c in row)))
+        source, month = cells["source"], cells.get("from") or None
+        if month is not None and not MONTH_RE.match(month):
+            problems.append(Problem(("from",), f"`{month}` is not a month YYYY-MM", (line_no, 1)))
+            continue
+        try:
+            price = float(cells["price"])
+        except ValueError:
+            problems.append(Problem(("price",), f"`{cells['price']}` is not a number", (line_no, 1)))
+            continue
+        if not math.isfinite(price) or price < 0:
+            problems.append(Problem(("price",), f"price must be a finite number >= 0, got {cells['price']}",
+                                    (line_no, 1)))
+            continue
+        key = (source, month)
+        if key in seen:
+            problems.append(Problem(("source",), f"`{source}` from {month or 'the start'} is already priced on "
+                                                 f"line {seen[key]}", (line_no, 1)))
+            continue
+        seen[key] = line_no
+        out.append(PriceRow(source, month, price, line_no))
+    if problems:
+        raise ScenarioError(problems, file=name)
+    return out
+
+
+def price_series(sc: Scenario, rows: list[PriceRow]) -> dict[str, np.ndarray]:
+    """New price series [T] of every source named in `rows` (step function from each row's period)."""
+    cal = Calendar(month_index(sc.horizon.start), sc.horizon.periods, PERIOD_MONTHS[sc.horizon.period],
+                   sc.horizon.discount_rate)
+    current = {s.id: s for s in sc.sources}
+    out: dict[str, np.ndarray] = {}
+    by_source: dict[str, list[PriceRow]] = {}
+    for row in rows:
+        by_source.setdefault(row.source, []).append(row)
+    for source, items in by_source.items():
+        series = cal.series(current[source].price).astype(float)
+        for row in sorted(items, key=lambda r: (r.month is not None, r.month or "")):
+            start = 0 if row.month is None else max(cal.period_of(row.month), 0)
+            series[start:] = row.price
+        out[source] = series
+    return out
+
+
+def apply_prices(sc: Scenario, rows: list[PriceRow], file: str = "<prices>") -> Scenario:
+    """The scenario with the price series of the named sources replaced (unknown ids are errors)."""
+    known = [s.id for s in sc.sources]
+    problems = []
+    for row in rows:
+        if row.source not in known:
+            hint = difflib.get_close_matches(row.source, known, n=1)
+            problems.append(Problem(("source",), f"unknown source `{row.source}`"
+                                    + (f"; did you mean `{hint[0]}`?" if hint else ""), (row.line, 1)))
+    if problems:
+        raise ScenarioError(problems, file=file)
+    return replace_prices(sc, price_series(sc, rows))
+
+
+def replace_prices(sc: Scenario, series: dict[str, np.ndarray]) -> Scenario:
+    """The scenario with some sources' price replaced by per-period lists."""
+    sources = [
+        s.model_copy(update={"price": tuple(float(v) for v in series[s.id])}) if s.id in series else s
+        for s in sc.sources
+    ]
+    return sc.model_copy(update={"sources": sources})
