@@ -139,10 +139,8 @@ def _status_code(solution) -> ExitCode:
 
 
 def _no_solution(solution, scenario) -> OptimizerError:
-    from optimizer.explain import explain_failure
-
     if solution.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
-        return InfeasibleError(explain_failure(solution.status, scenario))
+        return InfeasibleError(solution.explanation or f"the plan is {solution.status}")
     if solution.status in ("time_limit", "iteration_limit"):
         err = OptimizerError(f"{solution.status.replace('_', ' ')} reached before HiGHS found a feasible plan; "
                              "nothing written")
@@ -177,6 +175,29 @@ def schema_command() -> None:
     from optimizer.spec import Scenario
 
     typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="Result folder before.", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="Result folder after.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (a pull-request comment), text or json.")] = "md",
+    tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="Hide changes of at most this size.")] = 1e-6,
+    fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="Exit 1 when anything changed.")] = False,
+    top: Annotated[int, typer.Option("--top", min=1, help="Rows shown per section (md, text).")] = 10,
+) -> None:
+    """What changed between two result folders: cost, shortfall, spend by region, purchases, inputs."""
+    from optimizer.diff import ResultFolderError, diff_folders, render
+
+    try:
+        if fmt not in ("md", "markdown", "text", "json"):
+            raise ResultFolderError(f"unknown --format {fmt!r}: use md, text or json")
+        result = diff_folders(old, new, tolerance=tolerance)
+        typer.echo(render(result, fmt, top=top), nl=False)
+    except OptimizerError as exc:
+        _fail(exc)
+        return
+    raise typer.Exit(1 if fail_on_change and result.changed else 0)
 
 
 def main() -> None:

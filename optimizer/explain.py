@@ -1,46 +1,185 @@
-"""Explain an infeasible or unbounded plan in the scenario's own terms."""
+"""Explain an infeasible or unbounded plan in the scenario's own terms.
+
+Infeasible: HiGHS's irreducible infeasible subset (`Highs.getIis`) mapped back to materials,
+periods, scenarios, bans, capacities, lead times and budgets. Unbounded: HiGHS's primal ray mapped
+back to the purchases and sales that can grow without limit.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from optimizer.checks import filter_matches
+from optimizer.data import ModelData
+from optimizer.model.lp import Formulation
+from optimizer.solve import SolveResult
 from optimizer.spec import Scenario
 
-
-def explain_failure(status: str, sc: Scenario) -> str:
-    """A short explanation naming the rules and materials that can cause `status`."""
-    if status == "unbounded":
-        return "the plan is unbounded: " + _unbounded_causes(sc)
-    causes = _infeasible_causes(sc)
-    text = "the plan is infeasible: " if status == "infeasible" else "the plan is infeasible or unbounded: "
-    return text + (causes or "no hard constraint found to blame; check the scenario")
+MAX_ITEMS = 12
 
 
-def _infeasible_causes(sc: Scenario) -> str:
-    parts = []
-    for m in sc.materials:
-        st = m.stockpile
-        if st is not None and st.hard_target:
-            parts.append(
-                f"material `{m.id}` has a hard stockpile target ({st.target}) that purchases, processing, "
-                f"stock capacity ({st.capacity if st.capacity is not None else 'unlimited'}), bans, lead times "
-                "and budgets cannot meet"
-            )
-    if parts:
-        parts.append("budgets: " + ", ".join(f"{b.name} {b.amount:.3g}" for b in sc.budgets) if sc.budgets else "")
-    return "; ".join(p for p in parts if p)
+def explain_failure(status: str, form: Formulation, result: SolveResult, scenario: Scenario) -> str:
+    """One paragraph naming what makes the plan infeasible or unbounded."""
+    try:
+        if status == "unbounded":
+            return "the plan is unbounded: " + _unbounded(form, result)
+        return "the plan is infeasible: " + _infeasible(form, result, scenario)
+    except Exception as exc:  # noqa: BLE001 - an explanation must never hide the status itself
+        return f"the plan is {status.replace('_', ' ')} (no detailed explanation: {exc})"
 
 
-def _unbounded_causes(sc: Scenario) -> str:
-    parts = []
-    by_material: dict[str, list[str]] = {}
-    for s in sc.sources:
-        if s.capacity is None:
-            by_material.setdefault(s.material, []).append(s.id)
-    for m in sc.materials:
-        if m.sale_price > 0 and m.id in by_material:
-            parts.append(
-                f"`{m.id}` sells at {m.sale_price:.6g} per {m.unit} while unlimited sources "
-                f"({', '.join(by_material[m.id])}) may cost less; give them a capacity or lower the sale price"
-            )
+def _where(form: Formulation, index: int, families: dict) -> tuple[str, int] | None:
+    for name, fam in families.items():
+        size = fam.size if hasattr(fam, "size") else len(fam.entity)
+        if fam.first <= index < fam.first + size:
+            return name, index - fam.first
+    return None
+
+
+def _period(d: ModelData, node: int) -> str:
+    return d.calendar.labels[int(d.tree.t[node])]
+
+
+def _scenarios(d: ModelData, node: int) -> str:
+    members = [d.scenarios[k] for k in np.flatnonzero(d.tree.node_of[d.tree.t[node]] == node)]
+    if len(members) == len(d.scenarios):
+        return "all scenarios" if len(members) > 1 else f"scenario {members[0]}"
+    return ("scenario " if len(members) == 1 else "scenarios ") + ", ".join(members)
+
+
+def _iis(result: SolveResult) -> tuple[list[int], list[int]]:
+    h = result.highs
+    h.setOptionValue("iis_strategy", 6)  # from an elastic LP, made irreducible (PERF-FACTS)
+    h.setOptionValue("iis_time_limit", 30.0)
+    status, iis = h.getIis()
+    rows = [int(r) for r in iis.row_index_]
+    cols = [int(c) for c in iis.col_index_]
+    if result.row_map is not None:
+        rows = [int(result.row_map[r]) for r in rows]
+    if result.col_map is not None:
+        cols = [int(result.col_map[c]) for c in cols]
+    return rows, cols
+
+
+def _infeasible(form: Formulation, result: SolveResult, sc: Scenario) -> str:
+    d = form.data
+    lp = form.lp
+    rows, cols = _iis(result)
+    parts: list[str] = []
+    materials: dict[int, int] = {}  # material -> latest node involved
+    for r in rows:
+        hit = _where(form, r, lp.rows)
+        if hit is None:
+            continue
+        name, i = hit
+        fam = lp.rows[name]
+        node = int(fam.labels["node"][i])
+        if name == "material_balance":
+            m = int(fam.labels["material"][i])
+            materials[m] = max(materials.get(m, node), node)
+        elif name == "budget_max":
+            b = int(fam.labels["budget"][i])
+            parts.append(f"budget {d.budget_names[b]} {d.budget_amount[b]:.6g} {d.currency} ({_scenarios(d, node)})")
+        elif name in ("share_max", "share_min"):
+            lim = int(fam.labels["limit"][i])
+            parts.append(f"share limit {d.limit_names[lim]} on {d.materials[d.limit_material[lim]]}")
+        elif name in ("supply_max", "process_max"):
+            e = int(fam.labels["entity"][i])
+            names = d.sources if name == "supply_max" else d.processors
+            parts.append(f"{names[e]} capacity in {_period(d, node)}")
+    for c in cols:
+        hit = _where(form, c, lp.vars)
+        if hit is None:
+            continue
+        name, i = hit
+        fam = lp.vars[name]
+        e, node = int(fam.entity[i]), int(fam.node[i])
+        t = int(d.tree.t[node])
+        if name == "stock":
+            unit = d.units[e]
+            if d.hard_target[e] and d.target[e, t] > 0:
+                parts.insert(0, f"{d.materials[e]} hard target {d.target[e, t]:.6g} {unit} in {_period(d, node)} "
+                                f"({_scenarios(d, node)}) cannot be met")
+            if np.isfinite(d.stock_cap[e, t]):
+                parts.append(f"{d.materials[e]} stock capacity {d.stock_cap[e, t]:.6g} {unit} in {_period(d, node)}")
+            materials[e] = max(materials.get(e, node), node)
+        elif name == "buy":
+            k = int(d.tree.rep[node])
+            cap = d.src_cap[e, t] * d.src_cmult[e, t, k]
+            parts.append(f"{d.sources[e]} capacity {cap:.6g} {d.units[d.src_material[e]]} per period")
+        elif name == "process":
+            k = int(d.tree.rep[node])
+            parts.append(f"{d.processors[e]} capacity {d.proc_cap[e, t] * d.proc_cmult[e, t, k]:.6g} per period")
+        elif name.startswith("built_"):
+            exp = d.src_exp if name.endswith("source") else d.proc_exp
+            names = d.sources if name.endswith("source") else d.processors
+            parts.append(f"{names[e]} expansion limit {exp.max[e]:.6g} per period")
+    for m, node in materials.items():
+        parts += _supply_blockers(d, sc, m, node)
     if not parts:
-        parts.append("a material can be bought or processed without limit and sold at a profit")
-    return "; ".join(parts)
+        parts = _hard_targets(d)
+    return _join(parts) or "no conflicting constraint could be identified"
+
+
+def _supply_blockers(d: ModelData, sc: Scenario, m: int, node: int) -> list[str]:
+    """Why a material's sources cannot deliver by `node`'s period: bans (with rule names), windows, lead times."""
+    t = int(d.tree.t[node])
+    k = int(d.tree.rep[node])
+    case = sc.cases[k]
+    rules = [*sc.policies, *case.events]
+    out = []
+    for s in np.flatnonzero(d.src_material == m):
+        src = sc.sources[s]
+        banned = [r for r in rules if r.type == "ban" and filter_matches(r.where, "sources", src)]
+        if banned and d.src_ban[s, : t + 1, k].all():
+            rule = banned[0]
+            label = f" by rule {rule.name}" if rule.name else ""
+            since = f" from {rule.from_}" if rule.from_ else ""
+            out.append(f"{d.sources[s]} banned{since}{label}")
+        elif not d.src_window[s, : t + 1].any():
+            out.append(f"{d.sources[s]} not available before {src.available_from}")
+        elif d.src_lead[s] > t:
+            out.append(f"{d.sources[s]} lead time {d.src_lead[s]} periods")
+        elif np.isfinite(d.src_cap[s, t]):
+            out.append(f"{d.sources[s]} capacity {d.src_cap[s, t] * d.src_cmult[s, t, k]:.6g} {d.units[m]} per period")
+    return out
+
+
+def _hard_targets(d: ModelData) -> list[str]:
+    return [f"{d.materials[m]} hard target" for m in np.flatnonzero(d.hard_target)]
+
+
+def _unbounded(form: Formulation, result: SolveResult) -> str:
+    d = form.data
+    lp = form.lp
+    h = result.highs
+    has_ray, ray = h.getPrimalRay()
+    parts = []
+    if has_ray:
+        ray = np.asarray(ray, dtype=float)
+        if result.col_map is not None:
+            full = np.zeros(lp.n_cols)
+            full[result.col_map] = ray
+            ray = full
+        for name in ("surplus", "buy", "process"):
+            fam = lp.vars[name]
+            moving = np.flatnonzero(np.abs(ray[fam.cols]) > 1e-9)
+            names = {"surplus": d.materials, "buy": d.sources, "process": d.processors}[name]
+            ents = sorted({names[int(fam.entity[i])] for i in moving})
+            if ents:
+                verb = {"surplus": "selling", "buy": "buying from", "process": "processing in"}[name]
+                parts.append(f"{verb} {', '.join(ents)} without limit")
+    sells = [f"{d.materials[m]} sells at {d.sale_price[m]:.6g}" for m in np.flatnonzero(d.sale_price > 0)]
+    text = _join(parts) or "some decision can grow without limit while lowering cost"
+    if sells:
+        text += f" ({_join(sells)}; give the sources a capacity or lower the sale price)"
+    return text
+
+
+def _join(parts: list[str]) -> str:
+    seen: list[str] = []
+    for p in parts:
+        if p not in seen:
+            seen.append(p)
+    more = len(seen) - MAX_ITEMS
+    return ", ".join(seen[:MAX_ITEMS]) + (f" and {more} more" if more > 0 else "")

@@ -80,6 +80,102 @@ TABLE_COLUMNS = {
     "prices": ["scenario", "period", "material", "shadow_price"],
 }
 
+# --- optional formats: parquet (one file per table) and xlsx (results.xlsx, one sheet per table) ---
+
+FORMATS = ("csv", "json", "parquet", "xlsx")
+TEXT_COLUMNS = frozenset({"scenario", "period", "source", "material", "region", "country", "arrival_period",
+                          "processor", "flow", "kind", "entity", "usable_from"})
+XLSX_MAX_ROWS = 1_048_575  # one row of an Excel sheet is the header
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _columns(name: str, df: pd.DataFrame) -> dict[str, list]:
+    """Column -> values as in the CSV: text as str, numbers rounded to CSV_DIGITS significant digits."""
+    out: dict[str, list] = {}
+    for col in (TABLE_COLUMNS[name] if df.empty else list(df.columns)):
+        values = df[col].tolist() if col in df.columns else []
+        if col in TEXT_COLUMNS:
+            out[col] = ["" if v is None or v != v else str(v) for v in values]
+        else:
+            out[col] = [None if (v is None or v != v) else float(s) if (s := format_number(float(v))) else None
+                        for v in values]
+    return out
+
+
+def parquet_bytes(name: str, df: pd.DataFrame) -> bytes:
+    """One table as Parquet (typed columns, the CSV's numbers, no index); same bytes for the same table."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        from optimizer.errors import OptimizerError
+
+        raise OptimizerError("--format parquet needs pyarrow: pip install 'mineral-stockpile-optimizer[formats]'") from None
+    cols = _columns(name, df)
+    table = pa.table({c: pa.array(v, type=pa.string() if c in TEXT_COLUMNS else pa.float64())
+                      for c, v in cols.items()})
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    return out.getvalue()
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [row for k in sorted(data) for row in _flatten(data[k], f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(data, (list, tuple)):
+        return [(prefix, json.dumps(data))]
+    return [(prefix, data)]
+
+
+def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
+    """results.xlsx: a `summary` sheet (field, value) and one sheet per table; fixed timestamps."""
+    try:
+        from openpyxl import Workbook
+    except ImportError:
+        from optimizer.errors import OptimizerError
+
+        raise OptimizerError("--format xlsx needs openpyxl: pip install 'mineral-stockpile-optimizer[formats]'") from None
+    import re
+    import zipfile
+
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("summary")
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 24
+    ws.freeze_panes = "A2"
+    ws.append(["field", "value"])
+    for key, value in _flatten(_round(summary)):
+        ws.append([key, value])
+    for name, df in tables.items():
+        if len(df) > XLSX_MAX_ROWS:
+            from optimizer.errors import OptimizerError
+
+            raise OptimizerError(f"--format xlsx: the {name} table has {len(df)} rows, more than an Excel sheet "
+                                 f"holds ({XLSX_MAX_ROWS}); use --format csv or parquet")
+        cols = _columns(name, df)
+        ws = wb.create_sheet(name)
+        ws.freeze_panes = "A2"
+        for i, col in enumerate(cols, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = max(12, len(col) + 2)
+        ws.append(list(cols))
+        for row in zip(*cols.values()):
+            ws.append(list(row))
+    raw = io.BytesIO()
+    wb.save(raw)
+    # Same bytes for the same content: fixed document dates and zip entry times.
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>2000-01-01T00:00:00Z\g<3>",
+                              data)
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME), data, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
 
 def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[str, bytes]:
     """Every file of the result folder, name -> bytes."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from optimizer.checks import validate
 from optimizer.data import build_data
+from optimizer.explain import explain_failure
 from optimizer.loader import read_yaml
 from optimizer.model.lp import formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
@@ -59,6 +60,8 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
     report("solve", result.timings.get("solve", 0.0))
     clock = time.perf_counter()
     solution = build_solution(form, result, scenario)
+    if result.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+        solution.explanation = explain_failure(result.status, form, result, scenario)
     timings["results"] = time.perf_counter() - clock
     solution.run = run_info(result.info, timings, data)
     return solution

@@ -35,6 +35,8 @@ class Solution:
     prices: pd.DataFrame
     scenario: Scenario
     run: dict = field(default_factory=dict)
+    explanation: str | None = None
+    """Why there is no plan (infeasible or unbounded), in the scenario's terms."""
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:

@@ -68,6 +68,8 @@ class SolveResult:
     info: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     highs: highspy.Highs | None = None
+    col_map: np.ndarray | None = None  # HiGHS column -> LP column (None: identity)
+    row_map: np.ndarray | None = None
 
 
 def highs_version() -> str:
@@ -121,13 +123,15 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
     h, options = loaded.highs, loaded.options
     clock = time.perf_counter()
     with _stdout_to_stderr(options.verbose):
-        h.run()
+        _run_interruptible(h)
         status = _status(h)
         if status == "infeasible_or_unbounded":
             h.setOptionValue("presolve", "off")
-            h.run()
+            _run_interruptible(h)
             h.setOptionValue("presolve", options.presolve)
             status = _status(h)
+    if status == "interrupted":
+        raise KeyboardInterrupt
     timings = dict(loaded.timings)
     timings["solve"] = time.perf_counter() - clock
     info = h.getInfo()
@@ -171,6 +175,8 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
         },
         timings=timings,
         highs=h,
+        col_map=loaded.col_map,
+        row_map=loaded.row_map,
     )
 
 
@@ -228,6 +234,20 @@ def update_lp(loaded: LoadedModel, old: LinearProgram, new: LinearProgram) -> in
 
 def _inf(values: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(values), np.sign(values) * highspy.kHighsInf, values).astype(np.float64)
+
+
+def _run_interruptible(h: highspy.Highs) -> None:
+    """Run HiGHS in its own thread so Ctrl-C cancels the solve (then raises KeyboardInterrupt)."""
+    h.HandleUserInterrupt = True
+    h.startSolve()
+    try:
+        while not h.wait(0.05)[0]:
+            pass
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        while not h.wait(0.05)[0]:
+            pass
+        raise
 
 
 def _status(h: highspy.Highs) -> str:
