@@ -92,6 +92,9 @@ def run_command(
                                                    "replacing those sources' prices.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
                                                       "sources[cn-dy].price=400000 (repeatable).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Table formats, comma-separated: csv, json, parquet, xlsx "
+                                     "(summary.json, scenario.json and run.json are always written).")] = "csv,json",
+    report: Annotated[bool, typer.Option("--report", help="Also write report.html and charts/ in the folder.")] = False,
 ) -> None:
     """Validate, build, solve and write the result folder; print a summary."""
     from optimizer.pipeline import load_scenario, solve
@@ -99,6 +102,7 @@ def run_command(
 
     stages = Stages(not quiet)
     try:
+        formats = _parse_formats(fmt)
         clock = time.perf_counter()
         sc = load_scenario(scenario, sets or (), prices)
         stages.done("validate", time.perf_counter() - clock)
@@ -110,8 +114,14 @@ def run_command(
             raise _no_solution(solution, sc)
         target = out if out is not None else Path("results") / sc.name
         clock = time.perf_counter()
-        solution.write(target)
+        solution.write(target, formats)
         stages.done("write", time.perf_counter() - clock)
+        if report:
+            from optimizer.report import write_report
+
+            clock = time.perf_counter()
+            write_report(target)
+            stages.done("report", time.perf_counter() - clock)
     except KeyboardInterrupt:
         stderr.print("interrupted: previous results left as they were")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -175,6 +185,19 @@ def schema_command() -> None:
     from optimizer.spec import Scenario
 
     typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2, sort_keys=True))
+
+
+def _parse_formats(text: str) -> tuple[str, ...]:
+    """`csv,parquet` -> ("csv", "parquet"); an unknown format is bad input (exit 1)."""
+    from optimizer.export import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        err = OptimizerError(f"--format {text!r}: use a comma-separated list of {', '.join(FORMATS)}")
+        err.exit_code = ExitCode.BAD_INPUT
+        raise err
+    return formats
 
 
 @app.command("diff")

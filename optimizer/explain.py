@@ -153,7 +153,7 @@ def _unbounded(form: Formulation, result: SolveResult) -> str:
     d = form.data
     lp = form.lp
     h = result.highs
-    has_ray, ray = h.getPrimalRay()
+    _, has_ray, ray = h.getPrimalRay()
     parts = []
     if has_ray:
         ray = np.asarray(ray, dtype=float)

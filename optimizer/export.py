@@ -146,7 +146,9 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
     ws.column_dimensions["B"].width = 24
     ws.freeze_panes = "A2"
     ws.append(["field", "value"])
-    for key, value in _flatten(_round(summary)):
+    first = ("name", "status", "objective", "expected_cost", "cvar", "cvar_alpha", "cash_spend", "currency")
+    rows = _flatten(_round(summary))
+    for key, value in sorted(rows, key=lambda kv: first.index(kv[0]) if kv[0] in first else len(first)):
         ws.append([key, value])
     for name, df in tables.items():
         if len(df) > XLSX_MAX_ROWS:
@@ -188,6 +190,10 @@ def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json"))
         df = df.reindex(columns=TABLE_COLUMNS[name]) if df.empty else df
         if "csv" in formats:
             files[f"{name}.csv"] = csv_bytes(df)
+        if "parquet" in formats:
+            files[f"{name}.parquet"] = parquet_bytes(name, df)
+    if "xlsx" in formats:
+        files["results.xlsx"] = xlsx_bytes(solution.summary, solution.tables)
     return files
 
 
