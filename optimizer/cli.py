@@ -109,6 +109,9 @@ def run_command(
         options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
         solution = solve(sc, options, route=route if route in ("pyomo", "direct") else "pyomo",
                          progress=stages.done)
+        if not quiet:
+            for warning in solution.run.get("warnings", []):
+                sys.stderr.write(f"warning: {warning}\n")
         code = _status_code(solution)
         if solution.summary.get("objective") is None:
             raise _no_solution(solution, sc)

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import ExitCode, OptimizerError
+from optimizer.export import TABLE_COLUMNS, TEXT_COLUMNS
 
 TABLES = ("purchases", "stockpile", "processing", "expansion", "prices")
 TABLE_KEYS = {
@@ -27,8 +28,6 @@ TABLE_KEYS = {
     "expansion": ["scenario", "period", "kind", "entity"],
     "prices": ["scenario", "period", "material"],
 }
-TEXT_COLUMNS = {"scenario", "period", "source", "material", "region", "country", "arrival_period", "processor",
-                "flow", "kind", "entity", "usable_from"}
 DEFAULT_TOLERANCE = 1e-6
 DEFAULT_TOP = 10
 
@@ -78,8 +77,6 @@ def _read_json(path: Path) -> Any:
 
 def _typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Text columns as str, every other column as float (also for an empty table)."""
-    from optimizer.export import TABLE_COLUMNS
-
     df = df.reindex(columns=list(dict.fromkeys([*TABLE_COLUMNS[name], *df.columns])))
     out = {}
     for col in df.columns:

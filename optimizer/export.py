@@ -201,7 +201,8 @@ def write_results(solution: Solution, target: Path, formats: tuple[str, ...] = (
     """Write the result folder at `target` atomically; returns `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     try:
         for name, data in result_files(solution, formats).items():
             path = tmp / name
@@ -217,6 +218,26 @@ def write_results(solution: Solution, target: Path, formats: tuple[str, ...] = (
     return target
 
 
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove temporary folders beside `target` left by runs that were killed (their process is gone)."""
+    for path in target.parent.glob(f".{target.name}.*-*-*"):
+        parts = path.name[len(target.name) + 2:].split("-")
+        if len(parts) < 3 or parts[0] not in ("tmp", "old") or not parts[1].isdigit():
+            continue
+        if not _alive(int(parts[1])):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def swap_into_place(new: Path, target: Path) -> None:
     """Make `new` appear at `target` in one step; the old folder (if any) is removed afterwards."""
     if not target.exists():
@@ -230,7 +251,7 @@ def swap_into_place(new: Path, target: Path) -> None:
         shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous results
         return
     # Fallback (no renameat2): move the old folder aside, then the new one in.
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
     os.rmdir(old)
     os.rename(target, old)
     os.rename(new, target)

@@ -12,6 +12,7 @@ from typing import Any
 from optimizer.checks import validate
 from optimizer.data import build_data
 from optimizer.explain import explain_failure
+from optimizer.numerics import coefficient_warnings
 from optimizer.loader import read_yaml
 from optimizer.model.lp import formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
@@ -64,6 +65,7 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
         solution.explanation = explain_failure(result.status, form, result, scenario)
     timings["results"] = time.perf_counter() - clock
     solution.run = run_info(result.info, timings, data)
+    solution.run["warnings"] = coefficient_warnings(form)
     return solution
 
 

@@ -1,0 +1,57 @@
+"""Warnings about numerically risky inputs: coefficient ranges wide enough to hurt the solver."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.model.lp import Formulation
+
+#: Warn when the largest and smallest non-zero magnitudes of one kind differ by more than this.
+MAX_RANGE = 1e9
+
+_WHAT = {
+    "buy": ("landed cost", "sources"),
+    "process": ("processing cost", "processors"),
+    "stock": ("holding cost", "materials"),
+    "short": ("shortfall penalty", "materials"),
+    "below": ("target penalty", "materials"),
+    "surplus": ("sale price", "materials"),
+    "build_source": ("capex", "sources"),
+    "build_processor": ("capex", "processors"),
+}
+
+
+def _name(form: Formulation, col: int) -> str:
+    for name, fam in form.lp.vars.items():
+        if fam.first <= col < fam.first + len(fam.entity):
+            what, kind = _WHAT.get(name, (name, None))
+            if kind is None:
+                return what
+            entity = getattr(form.data, kind)[int(fam.entity[col - fam.first])]
+            return f"{what} of {entity}"
+    return f"column {col}"
+
+
+def coefficient_warnings(form: Formulation) -> list[str]:
+    """Warnings naming the fields behind the extreme objective and constraint coefficients."""
+    c, _, _, _, _, _, a_col, a_val = form.lp.arrays()
+    warnings = []
+    nz = np.flatnonzero(np.abs(c) > 0)
+    if len(nz):
+        mags = np.abs(c[nz])
+        hi, lo = nz[np.argmax(mags)], nz[np.argmin(mags)]
+        if mags.max() / mags.min() > MAX_RANGE:
+            warnings.append(
+                f"objective coefficients span {mags.min():.3g} ({_name(form, lo)}) to {mags.max():.3g} "
+                f"({_name(form, hi)}), a range over {MAX_RANGE:.0e}: check units (e.g. $/kg against tonnes) "
+                "and penalties; results may be inaccurate"
+            )
+    mags = np.abs(a_val[a_val != 0])
+    if len(mags) and mags.max() / mags.min() > MAX_RANGE:
+        cols = a_col[a_val != 0]
+        hi, lo = cols[np.argmax(mags)], cols[np.argmin(mags)]
+        warnings.append(
+            f"constraint coefficients span {mags.min():.3g} (on {_name(form, lo)}) to {mags.max():.3g} "
+            f"(on {_name(form, hi)}), a range over {MAX_RANGE:.0e}: check yields, budgets and units"
+        )
+    return warnings
