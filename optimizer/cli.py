@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -137,6 +138,8 @@ def run_command(
         from optimizer.summary import print_summary
 
         print_summary(stdout, solution, target)
+        if report:
+            stdout.print(f"Report written to {target / 'report.html'}")
     raise typer.Exit(int(code))
 
 
@@ -224,6 +227,74 @@ def diff_command(
         _fail(exc)
         return
     raise typer.Exit(1 if fail_on_change and result.changed else 0)
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    prices: Annotated[Optional[list[Path]], typer.Option("--prices", help="Price CSV files: one variant each "
+                                                         "(named after the file's stem).")] = None,
+    prices_dir: Annotated[Optional[Path], typer.Option("--prices-dir", help="Every *.csv in this folder.")] = None,
+    set_grid: Annotated[Optional[list[str]], typer.Option("--set-grid", help="PATH=v1,v2,...: one variant per "
+                                                          "value (grids combine).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default results/<name>-sweep/).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. "
+                                                     "tcp://10.0.0.5:8786.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Per-variant limit, s.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Solve many variants (price files, --set grids); one result folder each plus sweep.csv."""
+    from optimizer.pipeline import load_scenario
+    from optimizer.sweep import make_variants, run_sweep
+
+    try:
+        base = load_scenario(scenario)
+        variants = make_variants(prices or (), prices_dir, set_grid or ())
+        target = out if out is not None else Path("results") / f"{base.name}-sweep"
+        with _progress_bar(len(variants), enabled=not quiet) as tick:
+            table = run_sweep(scenario, variants, target, workers=workers, scheduler=scheduler,
+                              time_limit=time_limit, progress=tick)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except OptimizerError as exc:
+        _fail(exc)
+        return
+    failed = int((table["status"] != "optimal").sum())
+    if not quiet:
+        stdout.print(table[["variant", "status", "objective", "expected_cost", "cvar", "cash_spend"]].to_string(
+            index=False))
+        stdout.print(f"{len(table)} variants, {failed} not optimal; table in {target / 'sweep.csv'}")
+    raise typer.Exit(0 if failed == 0 else int(ExitCode.INFEASIBLE))
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, enabled: bool):
+    """A progress bar on stderr when it is a terminal; yields tick(done, total)."""
+    if not (enabled and stderr.is_terminal):
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=stderr, transient=True) as bar:
+        task = bar.add_task("solving variants", total=total)
+        yield lambda done, total: bar.update(task, completed=done)
+
+
+@app.command("report")
+def report_command(
+    folder: Annotated[Path, typer.Argument(help="Result folder written by `optimize`.", show_default=False)],
+) -> None:
+    """Write FOLDER/report.html (self-contained, opens offline) and the charts in FOLDER/charts/."""
+    from optimizer.report import write_report
+
+    try:
+        path = write_report(folder)
+    except OptimizerError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"Report written to {path}")
 
 
 def main() -> None:

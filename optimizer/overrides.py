@@ -99,6 +99,7 @@ class PriceRow:
     month: str | None
     price: float
     line: int
+    file: str = "<prices>"
 
 
 def read_prices(path: str | Path) -> list[PriceRow]:
@@ -155,7 +156,7 @@ def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
                                                  f"line {seen[key]}", (line_no, 1)))
             continue
         seen[key] = line_no
-        out.append(PriceRow(source, month, price, line_no))
+        out.append(PriceRow(source, month, price, line_no, name))
     if problems:
         raise ScenarioError(problems, file=name)
     return out
@@ -179,7 +180,7 @@ def price_series(sc: Scenario, rows: list[PriceRow]) -> dict[str, np.ndarray]:
     return out
 
 
-def apply_prices(sc: Scenario, rows: list[PriceRow], file: str = "<prices>") -> Scenario:
+def apply_prices(sc: Scenario, rows: list[PriceRow]) -> Scenario:
     """The scenario with the price series of the named sources replaced (unknown ids are errors)."""
     known = [s.id for s in sc.sources]
     problems = []
@@ -189,7 +190,7 @@ def apply_prices(sc: Scenario, rows: list[PriceRow], file: str = "<prices>") -> 
             problems.append(Problem(("source",), f"unknown source `{row.source}`"
                                     + (f"; did you mean `{hint[0]}`?" if hint else ""), (row.line, 1)))
     if problems:
-        raise ScenarioError(problems, file=file)
+        raise ScenarioError(problems, file=rows[0].file)
     return replace_prices(sc, price_series(sc, rows))
 
 

@@ -31,7 +31,7 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path
         apply_set(raw, assignment)
     scenario = validate(raw, smap)
     if prices is not None:
-        scenario = apply_prices(scenario, read_prices(prices), str(prices))
+        scenario = apply_prices(scenario, read_prices(prices))
     return scenario
 
 

@@ -13,7 +13,6 @@ import html
 import io
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,9 +244,9 @@ def chart_stockpile(plan: Plan):
     fig, axes = _grid(len(mats))
     x = np.arange(len(plan.labels))
     for ax, m in zip(axes, mats):
-        for k in plan.scenarios:
-            ax.plot(x, _series(st, plan, k, m, "level"), color=plan.color(k), lw=1.8, label=f"level: {k}",
-                    drawstyle="steps-mid")
+        for j, k in enumerate(plan.scenarios):  # later scenarios thinner: equal stretches stay visible
+            ax.plot(x, _series(st, plan, k, m, "level"), color=plan.color(k), lw=max(3.2 - 0.8 * j, 1.2),
+                    label=f"level: {k}", drawstyle="steps-mid")
         targets = [_series(st, plan, k, m, "target") for k in plan.scenarios] or [np.zeros(len(x))]
         ax.plot(x, np.max(targets, axis=0), color="black", lw=1.2, ls="--", label="target")
         unit = plan.units.get(m, "")
@@ -340,9 +339,10 @@ def chart_shortfall(plan: Plan):
     y = np.arange(len(mats))
     for j, k in enumerate(ks):
         vals = [float((scen.get(k, {}).get("shortfall") or {}).get(m, 0.0)) for m in mats]
-        ax.barh(y + (len(ks) - 1 - j - (len(ks) - 1) / 2) * height, vals, height=height * 0.9, color=plan.color(k),
+        offset = y + (j - (len(ks) - 1) / 2) * height
+        ax.barh(offset, vals, height=height * 0.9, color=plan.color(k),
                 label=f"{k} (p = {plan.prob.get(k, 0):.2f})")
-        for yy, v in zip(y + (len(ks) - 1 - j - (len(ks) - 1) / 2) * height, vals):
+        for yy, v in zip(offset, vals):
             if v > 0:
                 ax.text(v, yy, f" {_qty(v)}", va="center", fontsize=8)
     ax.set_yticks(y, [f"{m} ({plan.units[m]})" if plan.units.get(m) else m for m in mats])
@@ -367,7 +367,7 @@ def chart_costs(plan: Plan):
     ax.hlines(y, costs.min() if len(costs) else 0, costs, color="#cccccc", lw=1)
     ax.scatter(costs, y, s=60 + 600 * probs, color=[plan.color(k) for k in ks], zorder=3)
     for yy, c, p in zip(y, costs, probs):
-        ax.annotate(f"{_money(c, plan.cur)}, p = {p:.2f}", (c, yy), xytext=(12, 0), textcoords="offset points",
+        ax.annotate(f"{_money(c, plan.cur)}, p = {p:.2f}", (c, yy), xytext=(16, 0), textcoords="offset points",
                     va="center", fontsize=9)
     exp, cvar = float(s["expected_cost"]), float(s["cvar"])
     alpha = float(s.get("cvar_alpha", 0.95))
@@ -393,9 +393,9 @@ def chart_shadow_prices(plan: Plan):
     fig, axes = _grid(len(mats))
     x = np.arange(len(plan.labels))
     for ax, m in zip(axes, mats):
-        for k in plan.scenarios:
-            ax.plot(x, _series(pr, plan, k, m, "shadow_price"), color=plan.color(k), lw=1.6, label=k,
-                    drawstyle="steps-mid")
+        for j, k in enumerate(plan.scenarios):
+            ax.plot(x, _series(pr, plan, k, m, "shadow_price"), color=plan.color(k), lw=max(3.2 - 0.8 * j, 1.2),
+                    label=k, drawstyle="steps-mid")
         unit = plan.units.get(m, "unit")
         ax.set_title(f"{m} ({plan.cur} per {unit})", fontsize=10, loc="left")
         ax.yaxis.set_major_formatter(_short)
@@ -574,8 +574,10 @@ def binding_rules(plan: Plan) -> list[dict]:
                 hits[k] = ts
             finite = cap_arr[i][np.isfinite(cap_arr[i])]
             what = "buys" if kind == "source capacity" else "processes"
-            detail = f"{what} all it can ({_qty(float(finite.max()))} {unit[mat_of(i)]} per period)" if finite.size \
-                else f"{what} all it can"
+            exp = d.src_exp if kind == "source capacity" else d.proc_exp
+            extra = " plus any built" if exp.max[i] > 0 else ""
+            detail = f"{what} all it can ({_qty(float(finite.max()))} {unit[mat_of(i)]} per period{extra})" \
+                if finite.size else f"{what} all it can"
             add(kind, name, detail, hits)
     return rows
 
@@ -640,7 +642,7 @@ def _headline(plan: Plan, sources: pd.DataFrame) -> str:
          else "<b>No shortfall</b>: every scenario meets all demand."),
     ]
     if top_words:
-        parts.append(f"Most money goes to {top_words}.")
+        parts.append(f"Most purchase money goes to {top_words}.")
     cards = [
         ("Objective", _money(s["objective"], cur), f"risk aversion {aversion:g}", ""),
         ("Expected cost", _money(s["expected_cost"], cur), "discounted", ""),
@@ -740,13 +742,13 @@ def _png_size(png: bytes) -> tuple[int, int]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:  # plain open: the same permissions as the other result files
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

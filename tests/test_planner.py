@@ -1,0 +1,193 @@
+"""Warm re-solves, price files, --set overrides and sweeps (local processes and a Dask cluster)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import optimizer
+from conftest import scenario
+from optimizer.checks import validate
+from optimizer.errors import ScenarioError
+from optimizer.overrides import apply_prices, apply_set, parse_prices
+from optimizer.planner import Planner
+from optimizer.sweep import make_variants, run_sweep
+from test_cli import EMBARGO, run_cli, write_scenario
+
+MULTI = scenario(
+    horizon={"start": "2026-01", "periods": 6, "period": "quarter"},
+    materials=[
+        {"id": "dy", "demand": [10, 12, 9, 14, 11, 10], "shortfall_penalty": 1000,
+         "stockpile": {"holding_cost": 0.5, "capacity": 40}},
+        {"id": "ga", "demand": 5, "shortfall_penalty": 800},
+    ],
+    sources=[
+        {"id": "cn-dy", "material": "dy", "region": "china", "country": "CN", "price": [10, 11, 12, 11, 10, 9],
+         "capacity": 25},
+        {"id": "au-dy", "material": "dy", "region": "allied", "country": "AU", "price": 22, "capacity": 30},
+        {"id": "ca-ga", "material": "ga", "region": "allied", "country": "CA", "price": 40, "capacity": 8},
+        {"id": "us-ga", "material": "ga", "region": "domestic", "country": "US", "price": 55},
+    ],
+    budgets=[{"name": "fy26", "amount": 900, "from": "2026-01", "until": "2027-01"}],
+    scenarios=[
+        {"name": "base", "probability": 0.7},
+        {"name": "ban", "probability": 0.3,
+         "events": [{"type": "ban", "where": {"region": "china"}, "from": "2026-10"}]},
+    ],
+)
+
+
+def test_warm_price_update_matches_cold_solve_with_fewer_iterations():
+    """update_prices + solve gives the cold solve's objective, starting from the previous basis."""
+    planner = Planner(validate(MULTI))
+    first = planner.solve()
+    changes = planner.update_prices({"cn-dy": 15.0, "ca-ga": [38, 39, 41, 42, 43, 44]})
+    assert changes > 0
+    warm = planner.solve()
+    cold_sc = validate(MULTI)
+    cold_sc = apply_prices(cold_sc, parse_prices("source,price\ncn-dy,15\n"))
+    cold_sc = apply_prices(cold_sc, parse_prices(
+        "source,from,price\nca-ga,2026-01,38\nca-ga,2026-04,39\nca-ga,2026-07,41\nca-ga,2026-10,42\n"
+        "ca-ga,2027-01,43\nca-ga,2027-04,44\n"))
+    cold = optimizer.solve(cold_sc, route="direct")
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
+    assert warm.objective != pytest.approx(first.objective)
+    assert warm.run["solver"]["simplex_iterations"] < cold.run["solver"]["simplex_iterations"]
+    pd.testing.assert_frame_equal(warm.stockpile, cold.stockpile, atol=1e-6)
+
+
+def test_update_with_new_structure_rebuilds():
+    """A change that removes variables (a new ban) rebuilds the model (returns -1) and stays correct."""
+    planner = Planner(validate(MULTI))
+    planner.solve()
+    changed = dict(MULTI, policies=[{"type": "ban", "where": {"source": "ca-ga"}}])
+    assert planner.update(validate(changed)) == -1
+    assert planner.solve().objective == pytest.approx(optimizer.solve(changed).objective, rel=1e-9)
+
+
+def test_update_prices_rejects_unknown_source_and_bad_values():
+    """Unknown ids get a did-you-mean; negative prices are refused."""
+    planner = Planner(validate(MULTI))
+    with pytest.raises(ScenarioError, match="did you mean `cn-dy`"):
+        planner.update_prices({"cn-yd": 3.0})
+    with pytest.raises(ScenarioError, match=">= 0"):
+        planner.update_prices({"cn-dy": -3.0})
+
+
+def test_price_file_with_from_is_a_step_function():
+    """Rows with `from` replace the price from the period containing that month on; earlier periods
+    keep the file's prices; a row without `from` applies from the start."""
+    sc = validate(MULTI)
+    rows = parse_prices("source,from,price\ncn-dy,2026-08,30\ncn-dy,2027-02,31\nau-dy,,20\n")
+    new = apply_prices(sc, rows)
+    prices = {s.id: s.price for s in new.sources}
+    assert prices["cn-dy"] == [10, 11, 30, 30, 31, 31] or tuple(prices["cn-dy"]) == (10, 11, 30, 30, 31, 31)
+    assert tuple(prices["au-dy"]) == (20,) * 6
+
+
+@pytest.mark.parametrize("text, message", [
+    ("source,price\nzz,3\n", "unknown source `zz`"),
+    ("source,from,price\ncn-dy,2026-13,3\n", "not a month"),
+    ("source,price\ncn-dy,-1\n", ">= 0"),
+    ("source,price\ncn-dy,abc\n", "not a number"),
+    ("source,cost\ncn-dy,3\n", "expected columns"),
+    ("source,price\ncn-dy,3\ncn-dy,4\n", "already priced on line 2"),
+    ("", "empty"),
+])
+def test_bad_price_files_name_the_line(text, message):
+    """Every price-file problem is bad input naming the CSV line."""
+    with pytest.raises(ScenarioError) as info:
+        apply_prices(validate(MULTI), parse_prices(text, "p.csv"))
+    rendered = info.value.render()
+    assert message in rendered
+    if text:
+        assert "p.csv:" in rendered
+
+
+def test_set_overrides_by_id_index_and_path():
+    """--set addresses list items by id or index and nested fields by dots; values parse as YAML."""
+    raw = {**MULTI, "sources": [dict(s) for s in MULTI["sources"]]}
+    apply_set(raw, "sources[cn-dy].price=400")
+    apply_set(raw, "risk.aversion=0.5")
+    apply_set(raw, "materials[1].demand=[1, 2, 3, 4, 5, 6]")
+    apply_set(raw, "scenarios[ban].probability=0.3")
+    sc = validate(raw)
+    assert sc.sources[0].price == 400 and sc.risk.aversion == 0.5
+    assert tuple(sc.materials[1].demand) == (1, 2, 3, 4, 5, 6)
+    with pytest.raises(ScenarioError, match="no item `cn-xx`"):
+        apply_set(raw, "sources[cn-xx].price=1")
+
+
+def test_cli_set_is_validated_like_the_file(tmp_path):
+    """An invalid --set value is reported like a file error (exit 1)."""
+    path = write_scenario(tmp_path / "s.yaml", EMBARGO)
+    proc = run_cli(str(path), "--set", "sources[cn].price=-5", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1 and "sources[0].price" in proc.stderr
+    proc = run_cli(str(path), "--set", "sources[cn].price=5", "--json", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0 and '"objective": 430.0' in proc.stdout
+
+
+def _prices(tmp_path, n: int) -> list:
+    files = []
+    for i in range(n):
+        path = tmp_path / f"p{i:02d}.csv"
+        path.write_text(f"source,price\ncn-dy,{8 + i}\nca-ga,{35 + 2 * i}\n")
+        files.append(path)
+    return files
+
+
+def test_sweep_matches_individual_solves_and_survives_a_bad_variant(tmp_path):
+    """Each variant's objective equals a cold solve; a bad price file is reported, the rest go on."""
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    files = _prices(tmp_path, 3)
+    bad = tmp_path / "zz-bad.csv"
+    bad.write_text("source,price\nnope,3\n")
+    table = run_sweep(path, make_variants([*files, bad]), tmp_path / "out")
+    assert list(table["variant"]) == ["p00", "p01", "p02", "zz-bad"]
+    assert list(table["status"]) == ["optimal"] * 3 + ["error"]
+    assert "unknown source `nope`" in table["message"].iloc[3]
+    for f, objective in zip(files, table["objective"]):
+        cold = optimizer.solve(apply_prices(validate(MULTI), parse_prices(f.read_text())))
+        assert objective == pytest.approx(cold.objective, rel=1e-9)
+        assert (tmp_path / "out" / f.stem / "summary.json").exists()
+    written = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert list(written.columns[:7]) == ["variant", "status", "objective", "expected_cost", "cvar", "cash_spend",
+                                         "shortfall_total"]
+
+
+def test_sweep_workers_and_set_grid_give_the_same_table(tmp_path):
+    """--workers 2 gives the same sweep.csv as one process; --set-grid crosses with price files."""
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    variants = make_variants(_prices(tmp_path, 2), set_grid=["risk.aversion=0,0.5"])
+    assert [v.name for v in variants] == ["p00_risk.aversion-0", "p00_risk.aversion-0.5", "p01_risk.aversion-0",
+                                          "p01_risk.aversion-0.5"]
+    one = run_sweep(path, variants, tmp_path / "one", workers=1)
+    two = run_sweep(path, variants, tmp_path / "two", workers=2)
+    assert (tmp_path / "one" / "sweep.csv").read_bytes() == (tmp_path / "two" / "sweep.csv").read_bytes()
+    assert np.isfinite(one["objective"]).all() and len(two) == 4
+
+
+def test_sweep_on_a_dask_cluster_equals_local(tmp_path):
+    """--scheduler sends variants to a real dask.distributed LocalCluster on loopback; same results."""
+    distributed = pytest.importorskip("distributed")
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    variants = make_variants(_prices(tmp_path, 3))
+    local = run_sweep(path, variants, tmp_path / "local")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = run_sweep(path, variants, tmp_path / "remote", scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local, remote)
+    for v in variants:
+        assert (tmp_path / "local" / v.name / "purchases.csv").read_bytes() == (
+            tmp_path / "remote" / v.name / "purchases.csv").read_bytes()
+
+
+def test_sweep_cli(tmp_path):
+    """`optimize sweep FILE --prices a.csv b.csv --out DIR` writes one folder per variant and sweep.csv."""
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    files = _prices(tmp_path, 2)
+    proc = run_cli("sweep", str(path), "--prices", str(files[0]), "--prices", str(files[1]), "--out",
+                   str(tmp_path / "sw"))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["p00", "p01", "sweep.csv"]
