@@ -269,6 +269,59 @@ def sweep_command(
     raise typer.Exit(0 if failed == 0 else int(ExitCode.INFEASIBLE))
 
 
+@app.command("watch")
+def watch_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV to watch as well.")] = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,
+    interval: Annotated[float, typer.Option("--interval", min=0.05, help="Seconds between checks.")] = 1.0,
+) -> None:
+    """Re-solve (warm) whenever the scenario or price file changes; print what changed. Ctrl-C stops."""
+    import shutil
+    import tempfile
+
+    from optimizer.diff import diff_folders, render
+    from optimizer.pipeline import load_scenario
+    from optimizer.planner import Planner
+
+    files = [scenario] + ([prices] if prices else [])
+    planner = None
+    seen = None
+    try:
+        while True:
+            stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
+            if stamp != seen:
+                seen = stamp
+                try:
+                    sc = load_scenario(scenario, sets or (), prices)
+                    if planner is None:
+                        planner = Planner(sc)
+                    else:
+                        planner.update(sc)
+                    solution = planner.solve()
+                    if solution.summary.get("objective") is None:
+                        raise _no_solution(solution, sc)
+                    target = out if out is not None else Path("results") / sc.name
+                    with tempfile.TemporaryDirectory() as scratch:
+                        previous = Path(scratch) / "previous"
+                        had = target.is_dir()
+                        if had:
+                            shutil.copytree(target, previous, dirs_exist_ok=True)
+                        solution.write(target)
+                        stdout.print(f"[{time.strftime('%H:%M:%S')}] {solution.status}: objective "
+                                     f"{solution.objective:,.2f} -> {target}/", markup=False)
+                        if had:
+                            typer.echo(render(diff_folders(previous, target), "text"))
+                except OptimizerError as exc:
+                    sys.stderr.write(str(exc).rstrip("\n") + "\n(waiting for the next change)\n")
+                sys.stdout.flush()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        stderr.print("stopped watching")
+        raise typer.Exit(0) from None
+
+
 @contextlib.contextmanager
 def _progress_bar(total: int, enabled: bool):
     """A progress bar on stderr when it is a terminal; yields tick(done, total)."""

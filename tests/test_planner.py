@@ -191,3 +191,41 @@ def test_sweep_cli(tmp_path):
                    str(tmp_path / "sw"))
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["p00", "p01", "sweep.csv"]
+
+
+def test_watch_resolves_on_change_and_stops_cleanly(tmp_path):
+    """`optimize watch` solves, re-solves when the price file changes (printing the diff), and exits 0
+    on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    prices = tmp_path / "prices.csv"
+    prices.write_text("source,price\ncn-dy,10\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "watch", str(path), "--prices", str(prices),
+                             "--out", str(out), "--interval", "0.1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+
+    def wait_for(text: str, count: int = 1) -> None:
+        deadline = time.time() + 60
+        while sum(text in line for line in list(lines)) < count and time.time() < deadline:
+            time.sleep(0.1)
+
+    wait_for("optimal: objective")
+    prices.write_text("source,price\ncn-dy,16\n")
+    wait_for("Rows:")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    reader.join(timeout=10)
+    stdout = "".join(lines)
+    assert proc.returncode == 0, stderr
+    assert stdout.count("optimal: objective") == 2
+    assert "Plan diff: previous -> out" in stdout and "cn-dy" in stdout
+    assert "Traceback" not in stderr
