@@ -30,6 +30,8 @@ TABLE_KEYS = {
 }
 DEFAULT_TOLERANCE = 1e-6
 DEFAULT_TOP = 10
+MAX_LINES = 60
+MAIN_METRICS = ("objective", "expected_cost", "cvar", "cash_spend")
 
 
 class ResultFolderError(OptimizerError):
@@ -208,7 +210,7 @@ def headline(old: ResultFolder, new: ResultFolder, tol: float) -> list[dict]:
     cvar_label = f"CVaR {_num(alpha):.0%}".replace("%", " %") if alpha is not None else "CVaR"
     rows = [_delta_row(key, "money", so.get(key), sn.get(key), tol, always=True,
                        label=cvar_label if key == "cvar" else None)
-            for key in ("objective", "expected_cost", "cvar", "cash_spend")]
+            for key in MAIN_METRICS]
     scen_o, scen_n = so.get("scenarios") or {}, sn.get("scenarios") or {}
     names = list(dict.fromkeys([*scen_o, *scen_n]))
     if len(names) > 1:
@@ -258,7 +260,9 @@ def purchase_changes(old: pd.DataFrame, new: pd.DataFrame, tol: float) -> list[d
 
 
 def source_changes(old: pd.DataFrame, new: pd.DataFrame, tol: float) -> list[dict]:
-    """Sources bought in scenarios where they were not before (appeared) or no longer are (vanished)."""
+    """Sources bought in scenarios where they were not before (appeared) or no longer are (vanished).
+
+    Largest spend (old or new, over all scenarios) first."""
     def used(df: pd.DataFrame) -> dict[str, set[str]]:
         if df.empty:
             return {}
@@ -274,8 +278,12 @@ def source_changes(old: pd.DataFrame, new: pd.DataFrame, tol: float) -> list[dic
         for row in df[["source", "material", "region"]].drop_duplicates().itertuples(index=False):
             info[row.source] = (row.material, row.region)
     uo, un = used(old), used(new)
+    spend: dict[str, float] = {}
+    for df in (old, new):
+        for src, v in df.groupby("source")["spend"].sum().items() if not df.empty else ():
+            spend[str(src)] = max(spend.get(str(src), 0.0), abs(float(v)))
     rows = []
-    for src in sorted(set(uo) | set(un)):
+    for src in sorted(set(uo) | set(un), key=lambda x: (-spend.get(x, 0.0), x)):  # largest spend first
         appeared = sorted(un.get(src, set()) - uo.get(src, set()))
         vanished = sorted(uo.get(src, set()) - un.get(src, set()))
         if not appeared and not vanished:
@@ -517,13 +525,17 @@ def _compact(v: Any) -> Any:
     return v
 
 
-def describe_input(change: dict, arrow: str = "->") -> tuple[str, str]:
-    """(path, what happened) of one input change."""
+def describe_input(change: dict, arrow: str = "->", code: bool = False) -> tuple[str, str]:
+    """(path, what happened) of one input change; `code`: structures in Markdown backticks."""
+    def show(v: Any) -> str:
+        text = fmt_value(v)
+        return f"`{text}`" if code and isinstance(v, (dict, list)) and "`" not in text else text
+
     if change["change"] == "added":
-        return change["path"], f"added {fmt_value(change['new'])}"
+        return change["path"], f"added {show(change['new'])}"
     if change["change"] == "removed":
-        return change["path"], f"removed (was {fmt_value(change['old'])})"
-    return change["path"], f"{fmt_value(change['old'])} {arrow} {fmt_value(change['new'])}"
+        return change["path"], f"removed (was {show(change['old'])})"
+    return change["path"], f"{show(change['old'])} {arrow} {show(change['new'])}"
 
 
 def _source_words(row: dict) -> str:
@@ -555,8 +567,34 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(d: Diff, top: int = DEFAULT_TOP) -> str:
-    """A pull-request comment: a headline table, then the inputs, purchases, sources and stockpiles."""
+def _headline_rows(rows: list[dict], extra: int) -> tuple[list[dict], int]:
+    """The four main figures plus at most `extra` other rows (largest relative change first); omitted count."""
+    main = [r for r in rows if r["metric"] in MAIN_METRICS]
+    rest = [r for r in rows if r["metric"] not in MAIN_METRICS]
+    if len(rest) <= extra:
+        return main + rest, 0
+
+    def size(r: dict) -> tuple[float, float]:
+        rel = r["relative"]
+        return (-(math.inf if rel is None else abs(rel)), -abs(r["delta"]))
+
+    keep = {id(r) for r in sorted(rest, key=size)[:extra]}
+    return main + [r for r in rest if id(r) in keep], len(rest) - extra
+
+
+def render_markdown(d: Diff, top: int = DEFAULT_TOP, max_lines: int = MAX_LINES) -> str:
+    """A pull-request comment: a headline table, then the inputs, purchases, sources and stockpiles.
+
+    Each section shows at most `top` rows; when the comment would be longer than `max_lines`, fewer.
+    """
+    for n in range(max(top, 1), 0, -1):
+        text = _markdown(d, n)
+        if text.count("\n") <= max_lines:
+            return text
+    return text
+
+
+def _markdown(d: Diff, top: int) -> str:
     cur = d.currency
     lines = [f"### Plan diff: `{d.old}` → `{d.new}`", ""]
     if not d.changed:
@@ -570,14 +608,17 @@ def render_markdown(d: Diff, top: int = DEFAULT_TOP) -> str:
         lines += [f"**Status changed: {d.status['old']} → {d.status['new']}**", ""]
     lines += [f"| {cur} unless stated | {_md_cell(d.old)} | {_md_cell(d.new)} | change |",
               "| --- | ---: | ---: | ---: |"]
-    for r in d.headline:
+    rows, hidden = _headline_rows(d.headline, 2 * top)
+    for r in rows:
         lines.append(f"| {_md_cell(r['label'])} | {fmt_amount(r['old'])} | {fmt_amount(r['new'])} | "
                      f"{fmt_delta(r['delta'], r['relative'], r['old'], r['new'])} |")
+    if hidden:
+        lines.append(f"| ... and {hidden} smaller changes (`--format json`) | | | |")
     if d.inputs:
         lines += ["", f"#### Input changes ({len(d.inputs)})", ""]
         shown = d.inputs[: max(top, 1)]
         for ch in shown:
-            path, what = describe_input(ch, "→")
+            path, what = describe_input(ch, "→", code=True)
             lines.append(f"- `{path}`: {_md_cell(what)}")
         if more := _more(len(d.inputs), len(shown), "input changes"):
             lines.append(f"- {more}")

@@ -110,7 +110,8 @@ def parquet_bytes(name: str, df: pd.DataFrame) -> bytes:
     except ImportError:
         from optimizer.errors import OptimizerError
 
-        raise OptimizerError("--format parquet needs pyarrow: pip install 'mineral-stockpile-optimizer[formats]'") from None
+        raise OptimizerError("--format parquet needs pyarrow: "
+                             "pip install 'mineral-stockpile-optimizer[formats]'") from None
     cols = _columns(name, df)
     table = pa.table({c: pa.array(v, type=pa.string() if c in TEXT_COLUMNS else pa.float64())
                       for c, v in cols.items()})
@@ -134,7 +135,8 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
     except ImportError:
         from optimizer.errors import OptimizerError
 
-        raise OptimizerError("--format xlsx needs openpyxl: pip install 'mineral-stockpile-optimizer[formats]'") from None
+        raise OptimizerError("--format xlsx needs openpyxl: "
+                             "pip install 'mineral-stockpile-optimizer[formats]'") from None
     import re
     import zipfile
 
@@ -173,8 +175,8 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>2000-01-01T00:00:00Z\g<3>",
-                              data)
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<3>", data)
             dst.writestr(zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME), data, zipfile.ZIP_DEFLATED)
     return out.getvalue()
 

@@ -477,7 +477,8 @@ def binding_rules(plan: Plan) -> list[dict]:
             if hits.get(k):
                 groups.setdefault(tuple(sorted(set(hits[k]))), []).append(k)
         for periods, names in groups.items():
-            rows.append({"kind": kind, "rule": rule, "scenarios": ", ".join(names),
+            who = "all scenarios" if len(names) == len(ks) and len(ks) > 1 else ", ".join(names)
+            rows.append({"kind": kind, "rule": rule, "scenarios": who,
                          "periods": _ranges(list(periods), labels), "detail": detail})
 
     def near(value: float, bound: float) -> bool:
@@ -563,6 +564,7 @@ def binding_rules(plan: Plan) -> list[dict]:
     ):
         for i, name in enumerate(names):
             hits = {}
+            caps = []
             for kk, k in enumerate(ks):
                 ts = []
                 for t in range(T):
@@ -571,13 +573,12 @@ def binding_rules(plan: Plan) -> list[dict]:
                         continue
                     if used.get((k, t, name), 0.0) >= cap * (1 - BIND_TOL):
                         ts.append(t)
+                        caps.append(cap)
                 hits[k] = ts
-            finite = cap_arr[i][np.isfinite(cap_arr[i])]
             what = "buys" if kind == "source capacity" else "processes"
-            exp = d.src_exp if kind == "source capacity" else d.proc_exp
-            extra = " plus any built" if exp.max[i] > 0 else ""
-            detail = f"{what} all it can ({_qty(float(finite.max()))} {unit[mat_of(i)]} per period{extra})" \
-                if finite.size else f"{what} all it can"
+            lo, hi = (min(caps), max(caps)) if caps else (0.0, 0.0)
+            amount = _qty(hi) if math.isclose(lo, hi, rel_tol=1e-9) else f"{_qty(lo)} to {_qty(hi)}"
+            detail = f"{what} all it can ({amount} {unit[mat_of(i)]} per period)"
             add(kind, name, detail, hits)
     return rows
 
@@ -602,17 +603,19 @@ th,td{padding:5px 9px;border-bottom:1px solid #eceef1;text-align:left;vertical-a
 th{background:#f3f5f7;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:12px 0 26px}figure img{max-width:100%;height:auto;border:1px solid #eceef1}
 figcaption{color:#59636e;font-size:13px;margin-top:4px}
+table.rules td:nth-child(-n+2){white-space:nowrap}
 .foot{color:#59636e;font-size:12px;margin-top:36px}code{font-size:90%}
 """
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int]) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int], cls: str = "") -> str:
     head = "".join(f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>"
                    for i, h in enumerate(headers))
     body = "".join(
         "<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(r))
         + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _headline(plan: Plan, sources: pd.DataFrame) -> str:
@@ -643,13 +646,18 @@ def _headline(plan: Plan, sources: pd.DataFrame) -> str:
     ]
     if top_words:
         parts.append(f"Most purchase money goes to {top_words}.")
+    if len(shortfall) > 1:
+        short_card, short_note = f"{len(shortfall)} materials", short_words
+    elif shortfall:
+        short_card, short_note = short_words, "expected"
+    else:
+        short_card, short_note = "none", "in every scenario"
     cards = [
         ("Objective", _money(s["objective"], cur), f"risk aversion {aversion:g}", ""),
         ("Expected cost", _money(s["expected_cost"], cur), "discounted", ""),
         (f"CVaR {_pct(alpha)}", _money(s["cvar"], cur), f"mean of the worst {_pct(1 - alpha)}", ""),
         ("Cash spend", _money(s["cash_spend"], cur), "expected, undiscounted", ""),
-        ("Shortfall", short_words if shortfall else "none", "expected, all materials",
-         "bad" if shortfall else "good"),
+        ("Shortfall", short_card, short_note, "bad" if shortfall else "good"),
     ]
     cards_html = "".join(f'<div class="card {cls}"><div class="k">{_esc(k)}</div><div class="v">{_esc(v)}</div>'
                          f'<div class="n">{_esc(note)}</div></div>' for k, v, note, cls in cards)
@@ -727,11 +735,12 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
                        "in full (within 1e-6 relative). Relaxing one of these could lower the cost.</p>")
             out.append(_table(["rule", "kind", "binds in", "periods", "what"],
                               [[_esc(r["rule"]), _esc(r["kind"]), _esc(r["scenarios"]), _esc(r["periods"]),
-                                _esc(r["detail"])] for r in rules], set()))
+                                _esc(r["detail"])] for r in rules], set(), cls="rules"))
         else:
             out.append("<p>No budget, share limit or capacity is at its bound.</p>")
     out.append(f'<p class="foot">Written by <code>optimize report</code> from the result folder '
-               f"<code>{_esc(plan.folder.label)}</code>; scenario_sha256 <code>{_esc(s.get('scenario_sha256'))}</code>. "
+               f"<code>{_esc(plan.folder.label)}</code>; scenario_sha256 "
+               f"<code>{_esc(s.get('scenario_sha256'))}</code>. "
                "Figures in " f"{_esc(cur)}; costs are discounted, cash spend is not.</p>")
     out.append("</main></body></html>")
     return "\n".join(x for x in out if x) + "\n"
