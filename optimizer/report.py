@@ -664,6 +664,25 @@ def _headline(plan: Plan, sources: pd.DataFrame) -> str:
     return f'<p class="lead">{" ".join(parts)}</p><div class="cards">{cards_html}</div>'
 
 
+def _marginal_words(plan: Plan) -> list[str]:
+    """Budgets and stock capacities that bind, with what one more unit would save, in plain words."""
+    values = plan.summary.get("marginal_values") or {}
+    cur = plan.cur
+    lines = []
+    for name, value in sorted((values.get("budgets") or {}).items(), key=lambda kv: -kv[1]):
+        if value > 1e-9:
+            lines.append(f"One more {_money(1e6, cur)} in budget <b>{_esc(name)}</b> would lower the objective by "
+                         f"{_esc(_money(1e6 * value, cur))}.")
+    for material, value in sorted((values.get("stock_capacity") or {}).items(), key=lambda kv: -kv[1]):
+        if value > 1e-9:
+            unit = plan.units.get(material, "unit") or "unit"
+            lines.append(f"One more {_esc(unit)} of <b>{_esc(material)}</b> storage capacity (in every period) "
+                         f"would lower the objective by {_esc(_money(value, cur))}.")
+    if not lines:
+        return []
+    return ["<h2>What relaxing a limit is worth</h2>", "<ul>" + "".join(f"<li>{x}</li>" for x in lines) + "</ul>"]
+
+
 def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
     s, cur = plan.summary, plan.cur
     sources = source_spend(plan)
@@ -738,6 +757,7 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
                                 _esc(r["detail"])] for r in rules], set(), cls="rules"))
         else:
             out.append("<p>No budget, share limit or capacity is at its bound.</p>")
+    out.extend(_marginal_words(plan))
     out.append(f'<p class="foot">Written by <code>optimize report</code> from the result folder '
                f"<code>{_esc(plan.folder.label)}</code>; scenario_sha256 "
                f"<code>{_esc(s.get('scenario_sha256'))}</code>. "

@@ -97,6 +97,7 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario) -
     expansion = expansion_table(form, x)
     prices = prices_table(form, result.row_dual)
     summary = summarize(form, result, costs, cash, purchases, processing, expansion, stockpile, scenario)
+    summary["marginal_values"] = marginal_values(form, result)
     return Solution(result.status, summary["objective"], summary, purchases, stockpile, processing,
                     expansion, prices, scenario)
 
@@ -280,6 +281,29 @@ def prices_table(form: Formulation, row_dual: np.ndarray) -> pd.DataFrame:
         "shadow_price": value[keep],
     })
     return _sorted(df, ["scenario", "period", "material"])
+
+
+def marginal_values(form: Formulation, result: SolveResult) -> dict:
+    """What one more unit of each budget ($) and of each stockpile capacity (unit, in every period)
+    would lower the objective by, from the duals; 0 where the limit does not bind."""
+    d = form.data
+    out: dict[str, dict[str, float]] = {"budgets": {}, "stock_capacity": {}}
+    fam = form.lp.rows.get("budget_max")
+    for b, name in enumerate(d.budget_names):
+        value = 0.0
+        if fam is not None and result.row_dual is not None:
+            rows = fam.first + np.flatnonzero(fam.labels["budget"] == b)
+            value = float(-result.row_dual[rows].sum())
+        out["budgets"][name] = max(value, 0.0)
+    stock = form.lp.vars["stock"]
+    if result.col_dual is not None and len(stock.entity):
+        hi = d.stock_cap[stock.entity, d.tree.t[stock.node]]
+        at_cap = np.isfinite(hi) & (np.abs(result.x[stock.cols] - hi) <= 1e-9 * np.maximum(1.0, np.abs(hi)))
+        gain = np.where(at_cap, -result.col_dual[stock.cols], 0.0)
+        for m in np.flatnonzero(d.has_stock):
+            if np.isfinite(d.stock_cap[m]).any():
+                out["stock_capacity"][d.materials[m]] = max(float(gain[stock.entity == m].sum()), 0.0)
+    return out
 
 
 def _by(df: pd.DataFrame, key: str, value: str, weights: dict[str, float]) -> dict[str, float]:

@@ -65,6 +65,7 @@ class SolveResult:
     x: np.ndarray | None
     row_dual: np.ndarray | None
     has_solution: bool
+    col_dual: np.ndarray | None = None  # reduced costs in LP column order
     info: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     highs: highspy.Highs | None = None
@@ -136,18 +137,21 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
     timings["solve"] = time.perf_counter() - clock
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    x = row_dual = None
+    x = row_dual = col_dual = None
     objective = None
     if has_solution:
         sol = h.getSolution()
         x_h = np.asarray(sol.col_value, dtype=float)
         dual_h = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumRow())
+        reduced_h = np.asarray(sol.col_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumCol())
         if loaded.col_map is None:
-            x, row_dual = x_h, dual_h
+            x, row_dual, col_dual = x_h, dual_h, reduced_h
         else:
             lo, hi = lp.arrays()[1:3]
             x = np.clip(np.zeros(lp.n_cols), lo, hi)
             x[loaded.col_map] = x_h
+            col_dual = np.zeros(lp.n_cols)
+            col_dual[loaded.col_map] = reduced_h
             row_dual = np.zeros(lp.n_rows)
             np.add.at(row_dual, loaded.row_map, dual_h)
         objective = float(info.objective_function_value)
@@ -156,6 +160,7 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
         objective=objective,
         x=x,
         row_dual=row_dual,
+        col_dual=col_dual,
         has_solution=has_solution,
         info={
             "highs_version": highs_version(),
