@@ -93,6 +93,10 @@ def run_command(
                                                    "replacing those sources' prices.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
                                                       "sources[cn-dy].price=400000 (repeatable).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Result folder of the previous plan: "
+                                                     "stay as close to its purchases as the gap allows.")] = None,
+    stability_gap: Annotated[float, typer.Option("--stability-gap", min=0, help="Relative objective slack "
+                                                 "allowed for stability with --baseline.")] = 0.001,
     fmt: Annotated[str, typer.Option("--format", help="Table formats, comma-separated: csv, json, parquet, xlsx "
                                      "(summary.json, scenario.json and run.json are always written).")] = "csv,json",
     report: Annotated[bool, typer.Option("--report", help="Also write report.html and charts/ in the folder.")] = False,
@@ -109,7 +113,7 @@ def run_command(
         stages.done("validate", time.perf_counter() - clock)
         options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
         solution = solve(sc, options, route=route if route in ("pyomo", "direct") else "pyomo",
-                         progress=stages.done)
+                         progress=stages.done, baseline=baseline, stability_gap=stability_gap)
         if not quiet:
             for warning in solution.run.get("warnings", []):
                 sys.stderr.write(f"warning: {warning}\n")

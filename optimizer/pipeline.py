@@ -36,8 +36,13 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path
 
 
 def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None, route: Route = "pyomo",
-          progress: Progress | None = None) -> Solution:
-    """Solve a scenario (a validated Scenario or a plain dict) and return the Solution."""
+          progress: Progress | None = None, baseline: str | Path | None = None,
+          stability_gap: float = 0.001) -> Solution:
+    """Solve a scenario (a validated Scenario or a plain dict) and return the Solution.
+
+    With `baseline` (a result folder), a second LP picks, among plans within `stability_gap`
+    (relative) of the optimum, the one whose purchases are closest (L1) to the baseline's.
+    """
     if not isinstance(scenario, Scenario):
         scenario = validate(scenario)
     timings: dict[str, float] = {}
@@ -59,14 +64,43 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
             gc.enable()
     timings.update(result.timings)
     report("solve", result.timings.get("solve", 0.0))
+    stability = None
+    if baseline is not None and result.status == "optimal":
+        result, stability = _stabilize(form, result, baseline, stability_gap, options, route, scenario.name)
+        timings["stability_solve"] = result.timings.get("solve", 0.0)
+        report("replan", timings["stability_solve"])
     clock = time.perf_counter()
     solution = build_solution(form, result, scenario)
     if result.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
         solution.explanation = explain_failure(result.status, form, result, scenario)
+    if stability is not None:
+        solution.summary["stability"] = stability
     timings["results"] = time.perf_counter() - clock
     solution.run = run_info(result.info, timings, data)
     solution.run["warnings"] = coefficient_warnings(form)
     return solution
+
+
+def _stabilize(form, first, baseline, gap, options, route, name):
+    """Re-solve for the plan closest to the baseline within the gap; keep the first solve's duals."""
+    import numpy as np
+
+    from optimizer.stability import baseline_targets, read_baseline, stability_lp
+
+    targets = baseline_targets(form, read_baseline(baseline))
+    second = solve_lp(stability_lp(form, first.objective, targets, gap), options, route=route, name=name)
+    if second.status != "optimal":
+        return first, {"baseline": str(baseline), "gap": gap, "status": second.status}
+    n = form.lp.n_cols
+    cost = np.concatenate(form.lp.cost)
+    buy = form.lp.vars["buy"]
+    prob = form.data.tree.prob[buy.node]
+    distance = float(prob @ np.abs(second.x[buy.cols] - targets))
+    before = float(prob @ np.abs(first.x[buy.cols] - targets))
+    first.x = second.x[:n]
+    first.objective = float(cost @ first.x)
+    first.timings["stability_solve"] = second.timings.get("solve", 0.0)
+    return first, {"baseline": str(baseline), "gap": gap, "l1_distance": distance, "l1_distance_optimal": before}
 
 
 def run_info(solver: dict, timings: dict[str, float], data) -> dict:

@@ -1,0 +1,69 @@
+"""Stable re-plans (`--baseline OLD_DIR`): among plans within a gap of the optimum, the one closest to
+the baseline's purchases.
+
+Second LP, built on the first: the same rows plus `cost x <= z* + gap * |z*|`, and deviation columns
+`dev >= |buy - baseline|` (rows `stability_above`, `stability_below`); objective: minimise
+sum over nodes of prob(n) * dev (the expected L1 distance of the purchase schedule).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import Problem, ScenarioError
+from optimizer.model.lp import Formulation, LinearProgram
+
+INF = np.inf
+
+
+def read_baseline(folder: str | Path) -> pd.DataFrame:
+    """The baseline's purchases.csv (scenario, period, source, quantity)."""
+    path = Path(folder) / "purchases.csv"
+    if not path.is_file():
+        raise ScenarioError([Problem(("--baseline",), f"{folder} is not a result folder (no purchases.csv)")])
+    try:
+        df = pd.read_csv(path, dtype={"scenario": str, "period": str, "source": str})
+        return df[["scenario", "period", "source", "quantity"]]
+    except (ValueError, KeyError) as exc:
+        raise ScenarioError([Problem(("--baseline",), f"cannot read {path}: {exc}")]) from None
+
+
+def baseline_targets(form: Formulation, baseline: pd.DataFrame) -> np.ndarray:
+    """Baseline quantity for every buy column (mean over the node's scenarios; 0 where none)."""
+    d = form.data
+    buy = form.lp.vars["buy"]
+    labels = d.calendar.labels
+    quantity = {(r.scenario, r.period, r.source): float(r.quantity) for r in baseline.itertuples()}
+    tree = d.tree
+    out = np.zeros(len(buy.entity))
+    for i, (s, n) in enumerate(zip(buy.entity.tolist(), buy.node.tolist())):
+        members = np.flatnonzero(tree.node_of[tree.t[n]] == n)
+        period, source = labels[tree.t[n]], d.sources[s]
+        out[i] = np.mean([quantity.get((d.scenarios[k], period, source), 0.0) for k in members])
+    return out
+
+
+def stability_lp(form: Formulation, optimum: float, targets: np.ndarray, gap: float) -> LinearProgram:
+    """The second LP: the first one's rows, an objective bound, and L1 deviations from `targets`."""
+    lp = copy.deepcopy(form.lp)
+    cost = np.concatenate(lp.cost)
+    for c in lp.cost:
+        c[:] = 0.0
+    buy = lp.vars["buy"]
+    n = len(buy.entity)
+    dev = lp.add_vars("stability_dev", "|buy - baseline buy| [unit]", buy.entity, buy.node, 0.0, INF)
+    lp.set_cost(dev, form.data.tree.prob[buy.node])
+    rows = np.arange(n)
+    lp.add_rows("stability_above", "dev - buy >= -baseline [unit]", {"entity": buy.entity, "node": buy.node},
+                -targets, INF, [(rows, dev.cols, 1.0), (rows, buy.cols, -1.0)])
+    lp.add_rows("stability_below", "dev + buy >= baseline [unit]", {"entity": buy.entity, "node": buy.node},
+                targets, INF, [(rows, dev.cols, 1.0), (rows, buy.cols, 1.0)])
+    nz = np.flatnonzero(cost)
+    bound = optimum + gap * abs(optimum) + 1e-9 * max(1.0, abs(optimum))
+    lp.add_rows("objective_max", "original objective <= optimum * (1 + gap) [$]", {"node": np.zeros(1, int)},
+                -INF, bound, [(np.zeros(len(nz), int), nz, cost[nz])])
+    return lp
