@@ -7,6 +7,8 @@ Pydantic checks types and ranges; the `check_*` functions here check what spans 
 from __future__ import annotations
 
 import difflib
+import re
+import reprlib
 import types
 import typing
 from collections import Counter
@@ -57,8 +59,12 @@ def check_scenario(sc: Scenario) -> list[Problem]:
 # --- pydantic errors -> problems -------------------------------------------------------------
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|(list|dict|tuple|literal|function-\w+)\[.*\])$")
+
+
 def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
-    loc = tuple(err["loc"])
+    # pydantic names the union member that failed (`where.region.literal[...]`): not a field, drop it
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -84,13 +90,20 @@ def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     if kind in {"string_pattern_mismatch"}:
-        message = f"{err.get('input')!r} does not match the pattern {err['ctx']['pattern']}"
+        message = f"{_short(err.get('input'))} does not match the pattern {err['ctx']['pattern']}"
         if loc and loc[-1] in {"id", "material", "input", "name"}:
             message += " (lower-case letters, digits, '-' and '_')"
     elif kind.endswith("_type") or kind in {"finite_number", "greater_than_equal", "less_than_equal",
                                              "greater_than", "less_than", "too_short", "too_long"}:
-        message = f"{message}, got {err.get('input')!r}"
+        message = f"{message}, got {_short(err.get('input'))}"
     return Problem(loc, message, smap.locate(loc))
+
+
+def _short(value: Any) -> str:
+    """A value for a message, cut to a readable length."""
+    short = reprlib.Repr()
+    short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = 60, 60, 6, 4, 2
+    return short.repr(value)
 
 
 def _allowed_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
@@ -136,11 +149,12 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
-    seen: set[tuple[Any, str]] = set()
+    """One problem per field path (a union reports each member's failure; the first says enough)."""
+    seen: set[Any] = set()
     out = []
     for p in problems:
-        if (p.path, p.message) not in seen:
-            seen.add((p.path, p.message))
+        if p.path not in seen:
+            seen.add(p.path)
             out.append(p)
     return out
 

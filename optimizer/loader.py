@@ -6,6 +6,7 @@ is safe (no Python object construction) and keeps the position of every key and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,25 +14,42 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from optimizer.errors import Problem, ScenarioError
 
 Path_ = tuple[str | int, ...]
 
 #: Documents that expand (through anchors and aliases) to more nodes than this are refused.
-MAX_NODES = 2_000_000
+MAX_NODES = 1_000_000
 MAX_BYTES = 50_000_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class SourceMap:
-    """Where each field of a scenario file was written (1-based line and column)."""
+    """Where each field of a scenario file was written (1-based line and column).
+
+    Positions are only needed to report problems, so a file that parsed on the fast path keeps its
+    text and gets them from the (slower) round-trip parser on the first `locate` call.
+    """
 
     file: str
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = None
 
     def locate(self, path: Path_) -> tuple[int, int] | None:
         """Position of `path`, or of its nearest ancestor that has one."""
+        if self.text is not None:
+            text, self.text = self.text, None
+            try:
+                self.positions.update(_round_trip(text, self.file)[1].positions)
+            except ScenarioError:  # e.g. nested too deeply for the round-trip parser: top-level keys only
+                for number, line in enumerate(text.splitlines(), start=1):
+                    match = re.match(r"([A-Za-z_][\w-]*)\s*:", line)
+                    if match:
+                        self.positions.setdefault((match.group(1),), (number, 1))
         path = tuple(path)
         while path:
             if path in self.positions:
@@ -66,13 +84,67 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], SourceMap]:
 
 
 def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], SourceMap]:
-    """Parse YAML text into a plain dict and its SourceMap."""
+    """Parse YAML text into a plain dict and its SourceMap.
+
+    Fast path: ruamel's C-based safe loader (same YAML 1.2 rules, duplicate keys refused, no object
+    construction). Anything it rejects is parsed again by the round-trip loader, which reports the
+    problem with its line and column.
+    """
     if "\x00" in text:
         raise ScenarioError([Problem((), "the file contains NUL bytes: not a text file")], file=name)
+    try:
+        fast = YAML(typ="safe", pure=not _HAS_CLIB)
+        fast.allow_duplicate_keys = False
+        doc = fast.load(text)
+    except RecursionError:
+        raise ScenarioError([Problem((), "the document is nested too deeply")], file=name) from None
+    except Exception:  # noqa: BLE001 - whatever the fast loader rejects, the round-trip loader explains
+        return _round_trip(text, name)
+    if not isinstance(doc, dict):
+        return _round_trip(text, name)
+    try:
+        data = _plain_fast(doc, [MAX_NODES])
+    except ValueError:
+        return _round_trip(text, name)
+    except _TooLarge:
+        raise ScenarioError(
+            [Problem((), f"the document expands to more than {MAX_NODES} values (anchors and aliases?)")],
+            file=name,
+        ) from None
+    return data, SourceMap(name, text=text)
+
+
+def _plain_fast(node: Any, budget: list[int]) -> Any:
+    """Plain copy of a safe-loaded document, counting nodes against `budget` (alias bombs)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if str(key) in out:
+                raise ValueError(f"keys {key!r} and {str(key)!r} collide")  # the round-trip pass reports it
+            out[str(key)] = _plain_fast(value, budget)
+        return out
+    if isinstance(node, list):
+        return [_plain_fast(v, budget) for v in node]
+    if isinstance(node, (bool, int, float, str)) or node is None:
+        return node
+    return str(node)  # dates, timestamps, binary: as text, for the schema to reject clearly
+
+
+def _round_trip(text: str, name: str) -> tuple[dict[str, Any], SourceMap]:
+    """Parse with the round-trip loader, which keeps every key's and item's position."""
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
         doc = yaml.load(text)
+    except RecursionError:
+        raise ScenarioError([Problem((), "the document is nested too deeply")], file=name) from None
+    except ReaderError as exc:  # a character YAML does not allow; ruamel gives only its offset
+        where = _line_col(text, exc.position)
+        raise ScenarioError([Problem((), f"YAML error: character {exc.character!r} is not allowed in YAML text",
+                                     where)], file=name) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (mark.line + 1, mark.column + 1) if mark is not None else None
@@ -82,6 +154,14 @@ def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], 
         raise ScenarioError([Problem((), f"YAML syntax error: {what}", where)], file=name) from None
     except YAMLError as exc:
         raise ScenarioError([Problem((), f"YAML error: {exc}")], file=name) from None
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        # a scalar the YAML constructor cannot turn into a value: an impossible date, `!!int abc`
+        path, where, value = _unconstructible(text)
+        if re.match(r"^\d{4}-\d{1,2}-\d{1,2}", value or ""):
+            message = f"`{value}` is not a valid date ({exc}); write months as YYYY-MM"
+        else:
+            message = f"`{value}` cannot be read as a value: {exc}" if value is not None else f"YAML value error: {exc}"
+        raise ScenarioError([Problem(path, message, where)], file=name) from None
     if doc is None:
         raise ScenarioError([Problem((), "the file is empty: expected a scenario mapping")], file=name)
     if not isinstance(doc, CommentedMap):
@@ -89,7 +169,7 @@ def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], 
             [Problem((), f"expected a mapping of scenario fields at the top, got {type(doc).__name__}")],
             file=name,
         )
-    smap = SourceMap(name)
+    smap = SourceMap(name, {(): (1, 1)})
     budget = [MAX_NODES]
     try:
         data = _plain(doc, (), smap, budget)
@@ -103,6 +183,44 @@ def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], 
 
 class _TooLarge(Exception):
     pass
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    offset = max(0, min(offset, len(text)))
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _unconstructible(text: str) -> tuple[Path_, tuple[int, int] | None, str | None]:
+    """Path, position and text of the first scalar (key or value) the YAML constructor cannot build."""
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        root = yaml.compose(text)
+    except Exception:  # noqa: BLE001 - no position to offer
+        return (), None, None
+    stack: list[tuple[Any, Path_]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, MappingNode):
+            for k, v in reversed(node.value):
+                child = (*path, str(getattr(k, "value", k)))
+                stack += [(v, child), (k, child)]
+        elif isinstance(node, SequenceNode):
+            stack += [(v, (*path, i)) for i, v in reversed(list(enumerate(node.value)))]
+        elif isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except Exception:  # noqa: BLE001 - this is the culprit
+                return path, (node.start_mark.line + 1, node.start_mark.column + 1), str(node.value)
+    return (), None, None
+
+
+try:  # ruamel.yaml.clib: the C parser behind the fast path
+    import ruamel.yaml.clib  # noqa: F401
+
+    _HAS_CLIB = True
+except ImportError:  # pragma: no cover - pure Python still works, only slower
+    _HAS_CLIB = False
 
 
 def _duplicate_key_message(exc: MarkedYAMLError) -> str:
@@ -119,6 +237,9 @@ def _plain(node: Any, path: Path_, smap: SourceMap, budget: list[int]) -> Any:
         out: dict[Any, Any] = {}
         for key in node:
             child = (*path, str(key))
+            if str(key) in out:
+                raise ScenarioError([Problem(child, f"duplicate key {str(key)!r} (written as {key!r} and "
+                                             f"{str(key)!r})", smap.positions.get(child))], file=smap.file)
             try:
                 line, col = node.lc.key(key)
                 smap.positions.setdefault(child, (line + 1, col + 1))
@@ -137,8 +258,8 @@ def _plain(node: Any, path: Path_, smap: SourceMap, budget: list[int]) -> Any:
                 pass
             items.append(_plain(item, child, smap, budget))
         return items
-    if isinstance(node, bool) or node is None:
-        return node
+    if isinstance(node, (bool, ScalarBoolean)) or node is None:
+        return None if node is None else bool(node)
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):

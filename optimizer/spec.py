@@ -50,8 +50,15 @@ Month = Annotated[
 def _number(value: Any, what: str = "a number") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PydanticCustomError("number", f"expected {what}, got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise PydanticCustomError("finite", f"must be at most {MAX_NUMBER:g}, got a {len(str(value))}-digit "
+                                            "integer") from None
     if not math.isfinite(value):
         raise PydanticCustomError("finite", f"must be a finite number, got {value!r}")
+    if value > MAX_NUMBER:
+        raise PydanticCustomError("finite", f"must be at most {MAX_NUMBER:g}, got {value!r}")
     if value < 0:
         raise PydanticCustomError("nonneg", f"must be >= 0, got {value!r}")
     return float(value)
@@ -112,7 +119,13 @@ Series = Annotated[
     WithJsonSchema(_SERIES_SCHEMA),
 ]
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: Largest number accepted anywhere: beyond it the LP cannot be solved accurately (or at all).
+MAX_NUMBER = 1e15
+#: Longest lead time, in periods (the horizon is at most 10,000 periods).
+MAX_LEAD = 10_000
+
+NonNeg = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
+LeadTime = Annotated[int, Field(ge=0, le=MAX_LEAD)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Id = Annotated[str, Field(pattern=ID_RE, min_length=1, max_length=100)]
 OneOrMany = str | list[str]
@@ -202,7 +215,7 @@ class Expansion(Strict):
     """Total extra capacity that can be built (units per period)."""
     capex: NonNeg
     """Cost per unit/period of capacity built ($)."""
-    lead_time: int = Field(default=0, ge=0)
+    lead_time: LeadTime = 0
     """Periods from build to use."""
 
 
@@ -221,7 +234,7 @@ class Source(Strict):
     """Freight and handling, not tariffed ($/unit)."""
     capacity: Series | None = None
     """Units per period available to us; omitted = unlimited."""
-    lead_time: int = Field(default=0, ge=0)
+    lead_time: LeadTime = 0
     """Whole periods from order to arrival."""
     available_from: Month | None = None
     available_until: Month | None = None
