@@ -29,6 +29,9 @@ if mode == "slow-write":
 elif mode == "slow-solve":
     real_wait = highspy.Highs.wait
     def wait(self, timeout=-1.0):
+        if not getattr(self, "_announced", False):
+            self._announced = True
+            print("solving", flush=True)
         time.sleep(timeout if timeout > 0 else 0.05)
         return (False, None) if not getattr(self, "_cancelled", False) else real_wait(self, timeout)
     real_cancel = highspy.Highs.cancelSolve
@@ -105,7 +108,8 @@ def test_ctrl_c_while_solving_cancels_and_exits_130(tmp_path):
     """SIGINT while HiGHS runs: the solve is cancelled, exit 130, previous results untouched."""
     out, new, before = previous_results(tmp_path)
     proc = start(tmp_path, "slow-solve", str(new), "--out", str(out), "-q")
-    time.sleep(2.0)
+    assert proc.stdout.readline().strip() == "solving"  # HiGHS has started: interrupt it now
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -1,0 +1,395 @@
+"""Hypothesis strategies: small random scenario dicts that pass `optimizer.checks.validate`.
+
+The generated scenarios are meant to be solvable:
+* bounded: costs are >= 0 except surplus sales; when any material has a sale_price > 0, every
+  source gets a capacity, processors only turn a material into materials later in the list (no
+  cycles), so the quantity that can be sold is finite;
+* feasible: targets are soft, except (sometimes) a constant hard target that the initial stock
+  already meets and every stockpile capacity allows. Budgets, share limits and bans can always
+  be met by buying nothing (shortfall is penalised, not forbidden).
+Every rule and limit filter is built from an entity it must match, with existing ids only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+PERIOD_LENGTH = {"month": 1, "quarter": 3, "year": 12}
+REGIONS = ["domestic", "allied", "deep_sea", "china", "other"]
+COUNTRY_OF = {"domestic": ["US"], "allied": ["AU", "CA", "JP"], "deep_sea": ["INTL"], "china": ["CN"],
+              "other": ["CD", "ID"]}
+
+
+def month_text(index: int) -> str:
+    """Months since January of year 0 -> 'YYYY-MM'."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_index(text: str) -> int:
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+def amount(draw, lo: int, hi: int, step: float = 1.0) -> float:
+    """A 'nice' float in [lo*step, hi*step] (multiples of step keep the LP well scaled)."""
+    return float(draw(st.integers(lo, hi))) * step
+
+
+def a_month(draw, ctx: dict) -> int:
+    """A month index near the horizon (a little before its start to a little after its end)."""
+    start, span = ctx["start"], ctx["span"]
+    if draw(st.integers(0, 2)):  # mostly the start of a period (or the end of the horizon)
+        return start + draw(st.integers(0, ctx["T"])) * ctx["length"]
+    return draw(st.integers(start - ctx["length"], start + span + ctx["length"]))
+
+
+def window(draw, ctx: dict, key_from: str = "from", key_until: str = "until") -> dict:
+    """Optional from/until keys; `until` strictly after `from`."""
+    out: dict[str, str] = {}
+    start = a_month(draw, ctx) if draw(st.booleans()) else None
+    end = a_month(draw, ctx) if draw(st.booleans()) else None
+    if start is not None and end is not None and end <= start:
+        end = start + draw(st.integers(1, 2 * ctx["length"]))
+    if start is not None:
+        out[key_from] = month_text(start)
+    if end is not None:
+        out[key_until] = month_text(end)
+    return out
+
+
+def series(draw, ctx: dict, lo: int, hi: int, step: float = 1.0) -> Any:
+    """A SERIES in one of its three forms: constant, one value per period, {YYYY-MM: value}."""
+    form = draw(st.sampled_from(["constant", "list", "mapping"]))
+    if form == "constant":
+        return amount(draw, lo, hi, step)
+    if form == "list":
+        return [amount(draw, lo, hi, step) for _ in range(ctx["T"])]
+    keys = sorted({a_month(draw, ctx) for _ in range(draw(st.integers(1, 3)))})
+    return {month_text(key): amount(draw, lo, hi, step) for key in keys}
+
+
+def positive_anywhere(value: Any) -> bool:
+    if isinstance(value, (int, float)):
+        return value > 0
+    values = value.values() if isinstance(value, dict) else value
+    return any(v > 0 for v in values)
+
+
+def max_of(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(max(value.values() if isinstance(value, dict) else value))
+
+
+def min_of(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(min(value.values() if isinstance(value, dict) else value))
+
+
+def expansion(draw) -> dict:
+    out = {"max": amount(draw, 0, 20), "capex": amount(draw, 0, 40, 0.5)}
+    if draw(st.booleans()):
+        out["lead_time"] = draw(st.integers(0, 2))
+    return out
+
+
+# --- filters --------------------------------------------------------------------------------------
+
+
+def _attrs(kind: str, entity: dict) -> dict[str, list[str]]:
+    """What each filter key can match on `entity` (kind: sources, processors, materials)."""
+    if kind == "sources":
+        return {"source": [entity["id"]], "material": [entity["material"]], "region": [entity["region"]],
+                "country": [entity["country"]]}
+    if kind == "processors":
+        return {"processor": [entity["id"]], "material": [entity["input"], *entity["outputs"]],
+                "region": [entity["region"]], "country": [entity["country"]]}
+    return {"material": [entity["id"]]}
+
+
+def _pool(key: str, doc: dict) -> list[str]:
+    """Existing values a filter key may list (ids must exist)."""
+    if key == "source":
+        return [s["id"] for s in doc["sources"]]
+    if key == "processor":
+        return [p["id"] for p in doc.get("processors", [])]
+    if key == "material":
+        return [m["id"] for m in doc["materials"]]
+    if key == "region":
+        return REGIONS
+    return ["US", "CN", "AU", "CA", "JP", "INTL", "CD", "ID"]
+
+
+def a_filter(draw, doc: dict, kind: str, entity: dict) -> dict:
+    """A filter that matches `entity` (so it matches something), sometimes listing more values."""
+    attrs = _attrs(kind, entity)
+    keys = draw(st.lists(st.sampled_from(sorted(attrs)), max_size=2, unique=True))
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [draw(st.sampled_from(attrs[key]))]
+        extra = [v for v in _pool(key, doc) if v not in values]
+        if extra and draw(st.booleans()):
+            values.append(draw(st.sampled_from(extra)))
+        out[key] = values[0] if len(values) == 1 and draw(st.booleans()) else values
+    return out
+
+
+RULE_TARGETS = {"tariff": ["sources"], "price": ["sources"], "ban": ["sources", "processors"],
+                "capacity": ["sources", "processors"], "demand": ["materials"]}
+
+
+def a_rule(draw, doc: dict, ctx: dict) -> dict:
+    kinds_present = [t for t, kinds in RULE_TARGETS.items() if any(doc.get(k) for k in kinds)]
+    rtype = draw(st.sampled_from(kinds_present))
+    kind = draw(st.sampled_from([k for k in RULE_TARGETS[rtype] if doc.get(k)]))
+    entity = draw(st.sampled_from(doc[kind]))
+    rule: dict[str, Any] = {"type": rtype}
+    if draw(st.booleans()):
+        rule["name"] = f"r{draw(st.integers(0, 99))}"
+    flt = a_filter(draw, doc, kind, entity)
+    if flt or draw(st.booleans()):
+        rule["where"] = flt
+    if rtype == "tariff":
+        rule["rate"] = amount(draw, 0, 8, 0.25)
+    elif rtype == "capacity":
+        rule["multiplier"] = draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]))
+    elif rtype == "price":
+        rule["multiplier"] = draw(st.sampled_from([0.0, 0.5, 1.0, 1.25, 2.0, 3.0]))
+    elif rtype == "demand":
+        rule["multiplier"] = draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]))
+    rule.update(window(draw, ctx))
+    return rule
+
+
+def disruption(draw, doc: dict, ctx: dict) -> dict:
+    """A consequential scenario event starting at the beginning of a later period (t >= 1).
+
+    Scenarios then share their first periods and diverge later, the situation where
+    non-anticipativity matters (the plan must hedge before it knows)."""
+    t = draw(st.integers(1, ctx["T"] - 1))
+    start = month_text(ctx["start"] + t * ctx["length"])
+    demanded = [m for m in doc["materials"] if positive_anywhere(m.get("demand", 0.0))]
+    rtype = draw(st.sampled_from(["ban", "price", "capacity", "demand"] if demanded else ["ban", "price", "capacity"]))
+    if rtype == "demand":
+        rule: dict[str, Any] = {"type": "demand", "where": {"material": draw(st.sampled_from(demanded))["id"]},
+                                "multiplier": draw(st.sampled_from([1.5, 2.0, 3.0]))}
+    else:
+        src = draw(st.sampled_from(doc["sources"]))
+        where = draw(st.sampled_from([{"source": src["id"]}, {"region": src["region"]}, {"material": src["material"]}]))
+        rule = {"type": rtype, "where": where}
+        if rtype == "price":
+            rule["multiplier"] = draw(st.sampled_from([2.0, 3.0, 5.0]))
+        elif rtype == "capacity":
+            rule["multiplier"] = draw(st.sampled_from([0.0, 0.5]))
+    rule["from"] = start
+    if draw(st.integers(0, 3)) == 0:
+        rule["until"] = month_text(ctx["start"] + draw(st.integers(t + 1, ctx["T"])) * ctx["length"])
+    return rule
+
+
+# --- the scenario ---------------------------------------------------------------------------------
+
+
+@st.composite
+def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: bool = True,
+                   hard_targets: bool = True, hedging: bool = False) -> dict:
+    """A random, small, SPEC-valid scenario dict (see the module docstring for the guarantees).
+
+    hedging=True: at least 2 periods and 2 scenarios, every later scenario has a disruption that
+    starts after the first period, and materials with demand can be stored cheaply: the
+    situations where the scenario tree (non-anticipativity) shapes the plan.
+    """
+    period = draw(st.sampled_from(["month", "quarter", "year"]))
+    T = draw(st.integers(2 if hedging else 1, max(max_periods, 2 if hedging else 1)))
+    start = month_index("2026-01") + draw(st.integers(-6, 12))
+    length = PERIOD_LENGTH[period]
+    ctx = {"T": T, "start": start, "length": length, "span": T * length}
+    horizon: dict[str, Any] = {"start": month_text(start), "periods": T}
+    if draw(st.booleans()):
+        horizon["period"] = period
+    else:
+        ctx["length"] = length = 1
+        ctx["span"] = T
+    if draw(st.booleans()):
+        horizon["discount_rate"] = draw(st.sampled_from([0.0, 0.03, 0.1, 0.25]))
+    doc: dict[str, Any] = {"name": "prop", "horizon": horizon}
+    if draw(st.booleans()):
+        doc["home_country"] = draw(st.sampled_from(["US", "AU"]))
+
+    # materials
+    M = draw(st.integers(1, 3))
+    selling = draw(st.booleans())
+    materials = []
+    for m in range(M):
+        mat: dict[str, Any] = {"id": f"m{m}"}
+        if draw(st.integers(0, 3)):
+            mat["demand"] = series(draw, ctx, 0, 20)
+        if positive_anywhere(mat.get("demand", 0.0)) or draw(st.booleans()):
+            mat["shortfall_penalty"] = amount(draw, 20, 400, 5.0)
+        if selling and draw(st.booleans()):
+            mat["sale_price"] = amount(draw, 1, 60, 0.5)
+        if draw(st.booleans()):
+            mat["arrivals"] = series(draw, ctx, 0, 6)
+        storable = hedging and positive_anywhere(mat.get("demand", 0.0))
+        if storable or draw(st.booleans()):
+            stock: dict[str, Any] = {}
+            if draw(st.booleans()):
+                stock["initial"] = amount(draw, 0, 30)
+            if draw(st.booleans()):
+                stock["capacity"] = series(draw, ctx, 0, 40)
+            if draw(st.booleans()):
+                stock["holding_cost"] = series(draw, ctx, 0, 3 if storable else 10, 0.5)
+            if hard_targets and draw(st.integers(0, 5)) == 0:
+                # a constant hard target met by the initial stock and allowed by every capacity
+                ceiling = min(stock.get("initial", 0.0), min_of(stock.get("capacity", 1e9)))
+                stock["target"] = float(int(ceiling * draw(st.sampled_from([0.0, 0.5, 1.0]))))
+                stock["hard_target"] = True
+            elif draw(st.booleans()):
+                stock["target"] = series(draw, ctx, 0, 15)
+                if positive_anywhere(stock["target"]) or draw(st.booleans()):
+                    stock["target_penalty"] = amount(draw, 0, 60, 0.5)
+                if draw(st.integers(0, 3)) == 0:
+                    stock["hard_target"] = False
+            mat["stockpile"] = stock
+        materials.append(mat)
+    doc["materials"] = materials
+    any_sale = any(m.get("sale_price", 0.0) > 0 for m in materials)
+
+    # sources
+    S = draw(st.integers(1, 4))
+    sources = []
+    for s in range(S):
+        region = draw(st.sampled_from(REGIONS))
+        demanded = [m["id"] for m in materials if positive_anywhere(m.get("demand", 0.0))]
+        if demanded and draw(st.integers(0, 2)):
+            material = draw(st.sampled_from(demanded))  # mostly supply what is needed
+        else:
+            material = f"m{draw(st.integers(0, M - 1))}"
+        src: dict[str, Any] = {
+            "id": f"s{s}",
+            "material": material,
+            "region": region,
+            "country": draw(st.sampled_from(COUNTRY_OF[region])),
+            "price": series(draw, ctx, 1, 100),
+        }
+        if draw(st.booleans()):
+            src["freight"] = series(draw, ctx, 0, 10, 0.5)
+        if any_sale or draw(st.booleans()):
+            src["capacity"] = series(draw, ctx, 0, 25)
+        if draw(st.booleans()):
+            src["lead_time"] = draw(st.integers(0, 2))
+        if draw(st.integers(0, 3)) == 0:
+            src.update(window(draw, ctx, "available_from", "available_until"))
+        if draw(st.integers(0, 2)) == 0:
+            src["risk"] = draw(st.sampled_from([0.0, 0.2, 0.5, 1.0]))
+        if "capacity" in src and draw(st.booleans()):
+            src["expansion"] = expansion(draw)
+        sources.append(src)
+    doc["sources"] = sources
+
+    # processors: input m_i, outputs among later materials (no cycles)
+    processors = []
+    if M >= 2:
+        for p in range(draw(st.integers(0, 2))):
+            i = draw(st.integers(0, M - 2))
+            later = [f"m{j}" for j in range(i + 1, M)]
+            outs = draw(st.lists(st.sampled_from(later), min_size=1, max_size=len(later), unique=True))
+            region = draw(st.sampled_from(REGIONS))
+            proc: dict[str, Any] = {
+                "id": f"p{p}",
+                "region": region,
+                "country": draw(st.sampled_from(COUNTRY_OF[region])),
+                "input": f"m{i}",
+                "outputs": {o: draw(st.sampled_from([0.1, 0.25, 0.5, 1.0, 1.5])) for o in outs},
+            }
+            if draw(st.booleans()):
+                proc["capacity"] = series(draw, ctx, 0, 20)
+            if draw(st.booleans()):
+                proc["cost"] = series(draw, ctx, 0, 20, 0.5)
+            if draw(st.integers(0, 3)) == 0:
+                proc.update(window(draw, ctx, "available_from", "available_until"))
+            if "capacity" in proc and draw(st.booleans()):
+                proc["expansion"] = expansion(draw)
+            processors.append(proc)
+    if processors or draw(st.booleans()):
+        doc["processors"] = processors
+
+    # policies
+    policies = [a_rule(draw, doc, ctx) for _ in range(draw(st.integers(0, 3)))]
+    if policies or draw(st.integers(0, 4)) == 0:
+        doc["policies"] = policies
+
+    # budgets
+    budgets = []
+    for b in range(draw(st.integers(0, 2))):
+        # sized against a rough full spend (demand at a typical price of 50) so budgets often bind
+        rough = 50.0 * T * sum(max_of(m.get("demand", 0.0)) for m in materials)
+        share = draw(st.sampled_from([0.05, 0.1, 0.2, 0.4, 0.7, 1.0, 0.0]))
+        budget = {"name": f"b{b}", "amount": float(10 * round(share * rough / 10))}
+        budget.update(window(draw, ctx))
+        budgets.append(budget)
+    if budgets:
+        doc["budgets"] = budgets
+
+    # share limits
+    limits = []
+    for l in range(draw(st.integers(0, 2))):
+        src = draw(st.sampled_from(sources))
+        if draw(st.integers(0, 3)):
+            material = src["material"]
+        else:
+            material = f"m{draw(st.integers(0, M - 1))}"
+        limit: dict[str, Any] = {"name": f"l{l}", "material": material}
+        flt = a_filter(draw, doc, "sources", src)
+        if flt or draw(st.booleans()):
+            limit["where"] = flt
+        lo = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.2, 0.5, 0.8])))
+        hi = draw(st.one_of(st.none(), st.sampled_from([0.0, 0.3, 0.5, 0.9, 1.0])))
+        if lo is None and hi is None:
+            hi = 0.5
+        if lo is not None and hi is not None and lo > hi:
+            lo, hi = hi, lo
+        if hi is not None:
+            limit["max_share"] = hi
+        if lo is not None:
+            limit["min_share"] = lo
+        if draw(st.booleans()):
+            limit["over"] = draw(st.sampled_from(["period", "horizon"]))
+        limit.update(window(draw, ctx))
+        limits.append(limit)
+    if limits:
+        doc["limits"] = limits
+
+    # risk
+    if risk and draw(st.integers(0, 2)):
+        r: dict[str, Any] = {}
+        if draw(st.booleans()):
+            r["aversion"] = draw(st.sampled_from([0.0, 0.3, 0.5, 1.0]))
+        if draw(st.booleans()):
+            r["alpha"] = draw(st.sampled_from([0.5, 0.8, 0.95]))
+        if draw(st.integers(0, 2)):
+            r["premium"] = draw(st.sampled_from([0.0, 0.1, 0.5, 2.0]))
+        doc["risk"] = r
+
+    # scenarios
+    K = min(max_scenarios, draw(st.sampled_from([2, 3] if hedging else [0, 1, 2, 2, 3, 3])))
+    if K:
+        weights = [draw(st.integers(1 if hedging else 0, 4)) for _ in range(K)]
+        if sum(weights) == 0:
+            weights[0] = 1
+        cases = []
+        for k in range(K):
+            case: dict[str, Any] = {"name": "base" if k == 0 else f"case-{k}", "probability": weights[k] / sum(weights)}
+            events = [a_rule(draw, doc, ctx) for _ in range(draw(st.integers(0, 2)))]
+            if k and T >= 2 and (hedging or draw(st.integers(0, 3))):
+                events.append(disruption(draw, doc, ctx))
+            if events or draw(st.booleans()):
+                case["events"] = events
+            cases.append(case)
+        total = sum(c["probability"] for c in cases)
+        cases[-1]["probability"] = max(0.0, 1.0 - (total - cases[-1]["probability"]))
+        doc["scenarios"] = cases
+    return doc
