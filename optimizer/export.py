@@ -65,8 +65,10 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     formatted = df.copy()
     for col in formatted.columns:
         if pd.api.types.is_float_dtype(formatted[col]):
-            formatted[col] = [format_number(v) for v in formatted[col].to_numpy(dtype=float)]
-    formatted.to_csv(out, index=False, lineterminator="\n")
+            values = formatted[col].to_numpy(dtype=float)
+            formatted[col] = np.where(np.abs(values) < 1e-9, 0.0, values) + 0.0  # no -0, no dust
+    # pandas' C writer with the same rule as format_number: CSV_DIGITS significant digits, NaN empty
+    formatted.to_csv(out, index=False, lineterminator="\n", float_format=f"%.{CSV_DIGITS}g", na_rep="")
     return out.getvalue().encode()
 
 
