@@ -182,11 +182,10 @@ def validate_command(
         _fail(exc)
         return
     cases = sc.cases
-    typer.echo(
-        f"{scenario}: valid ({len(sc.materials)} materials, {len(sc.sources)} sources, "
-        f"{len(sc.processors)} processors, {len(cases)} scenario{'s' if len(cases) != 1 else ''}, "
-        f"{sc.horizon.periods} {sc.horizon.period}s from {sc.horizon.start})"
-    )
+    counts = [(len(sc.materials), "material"), (len(sc.sources), "source"), (len(sc.processors), "processor"),
+              (len(cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
+    words = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
+    typer.echo(f"{scenario}: valid ({words} from {sc.horizon.start})")
 
 
 @app.command("schema")

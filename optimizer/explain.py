@@ -79,7 +79,7 @@ def _infeasible(form: Formulation, result: SolveResult, sc: Scenario) -> str:
             materials[m] = max(materials.get(m, node), node)
         elif name == "budget_max":
             b = int(fam.labels["budget"][i])
-            parts.append(f"budget {d.budget_names[b]} {d.budget_amount[b]:.6g} {d.currency} ({_scenarios(d, node)})")
+            parts.append(f"budget {d.budget_names[b]} {d.budget_amount[b]:,.6g} {d.currency} ({_scenarios(d, node)})")
         elif name in ("share_max", "share_min"):
             lim = int(fam.labels["limit"][i])
             parts.append(f"share limit {d.limit_names[lim]} on {d.materials[d.limit_material[lim]]}")
@@ -98,23 +98,28 @@ def _infeasible(form: Formulation, result: SolveResult, sc: Scenario) -> str:
         if name == "stock":
             unit = d.units[e]
             if d.hard_target[e] and d.target[e, t] > 0:
-                parts.insert(0, f"{d.materials[e]} hard target {d.target[e, t]:.6g} {unit} in {_period(d, node)} "
+                parts.insert(0, f"{d.materials[e]} hard target {d.target[e, t]:,.6g} {unit} in {_period(d, node)} "
                                 f"({_scenarios(d, node)}) cannot be met")
             if np.isfinite(d.stock_cap[e, t]):
-                parts.append(f"{d.materials[e]} stock capacity {d.stock_cap[e, t]:.6g} {unit} in {_period(d, node)}")
+                parts.append(f"{d.materials[e]} stock capacity {d.stock_cap[e, t]:,.6g} {unit} in {_period(d, node)}")
             materials[e] = max(materials.get(e, node), node)
         elif name == "buy":
             k = int(d.tree.rep[node])
             cap = d.src_cap[e, t] * d.src_cmult[e, t, k]
-            parts.append(f"{d.sources[e]} capacity {cap:.6g} {d.units[d.src_material[e]]} per period")
+            parts.append(f"{d.sources[e]} capacity {cap:,.6g} {d.units[d.src_material[e]]} per period")
         elif name == "process":
             k = int(d.tree.rep[node])
-            parts.append(f"{d.processors[e]} capacity {d.proc_cap[e, t] * d.proc_cmult[e, t, k]:.6g} per period")
+            parts.append(f"{d.processors[e]} capacity {d.proc_cap[e, t] * d.proc_cmult[e, t, k]:,.6g} per period")
         elif name.startswith("built_"):
             exp = d.src_exp if name.endswith("source") else d.proc_exp
             names = d.sources if name.endswith("source") else d.processors
-            parts.append(f"{names[e]} expansion limit {exp.max[e]:.6g} per period")
+            parts.append(f"{names[e]} expansion limit {exp.max[e]:,.6g} per period")
     for m, node in materials.items():
+        t = int(d.tree.t[node])
+        arrived = float(d.arrivals[m, : t + 1].sum())
+        parts.append(f"{d.materials[m]} initial stock {d.initial[m]:,.6g} {d.units[m]}"
+                     + (f" and contracted arrivals {arrived:,.6g} {d.units[m]} through {_period(d, node)}"
+                        if arrived > 0 else ""))
         parts += _supply_blockers(d, sc, m, node)
     if not parts:
         parts = _hard_targets(d)
@@ -139,9 +144,9 @@ def _supply_blockers(d: ModelData, sc: Scenario, m: int, node: int) -> list[str]
         elif not d.src_window[s, : t + 1].any():
             out.append(f"{d.sources[s]} not available before {src.available_from}")
         elif d.src_lead[s] > t:
-            out.append(f"{d.sources[s]} lead time {d.src_lead[s]} periods")
+            out.append(f"{d.sources[s]} lead time {d.src_lead[s]} period{'s' if d.src_lead[s] != 1 else ''}")
         elif np.isfinite(d.src_cap[s, t]):
-            out.append(f"{d.sources[s]} capacity {d.src_cap[s, t] * d.src_cmult[s, t, k]:.6g} {d.units[m]} per period")
+            out.append(f"{d.sources[s]} capacity {d.src_cap[s, t] * d.src_cmult[s, t, k]:,.6g} {d.units[m]} per period")
     return out
 
 
@@ -169,7 +174,7 @@ def _unbounded(form: Formulation, result: SolveResult) -> str:
             if ents:
                 verb = {"surplus": "selling", "buy": "buying from", "process": "processing in"}[name]
                 parts.append(f"{verb} {', '.join(ents)} without limit")
-    sells = [f"{d.materials[m]} sells at {d.sale_price[m]:.6g}" for m in np.flatnonzero(d.sale_price > 0)]
+    sells = [f"{d.materials[m]} sells at {d.sale_price[m]:,.6g}" for m in np.flatnonzero(d.sale_price > 0)]
     text = _join(parts) or "some decision can grow without limit while lowering cost"
     if sells:
         text += f" ({_join(sells)}; give the sources a capacity or lower the sale price)"
