@@ -88,7 +88,7 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show HiGHS's own log on stderr.")] = False,
-    route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: pyomo or direct.")] = "pyomo",
+    route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: auto, pyomo or direct.")] = "auto",
     prices: Annotated[Optional[Path], typer.Option("--prices", help="CSV `source,price` or `source,from,price` "
                                                    "replacing those sources' prices.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
@@ -112,7 +112,7 @@ def run_command(
         sc = load_scenario(scenario, sets or (), prices)
         stages.done("validate", time.perf_counter() - clock)
         options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
-        solution = solve(sc, options, route=route if route in ("pyomo", "direct") else "pyomo",
+        solution = solve(sc, options, route=route if route in ("auto", "pyomo", "direct") else "auto",
                          progress=stages.done, baseline=baseline, stability_gap=stability_gap)
         if not quiet:
             for warning in solution.run.get("warnings", []):

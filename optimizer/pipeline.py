@@ -35,7 +35,7 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path
     return scenario
 
 
-def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None, route: Route = "pyomo",
+def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None, route: Route = "auto",
           progress: Progress | None = None, baseline: str | Path | None = None,
           stability_gap: float = 0.001) -> Solution:
     """Solve a scenario (a validated Scenario or a plain dict) and return the Solution.

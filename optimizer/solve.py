@@ -15,11 +15,14 @@ from typing import Literal
 
 import highspy
 import numpy as np
-from scipy import sparse
 
 from optimizer.model.lp import LinearProgram
 
-Route = Literal["pyomo", "direct"]
+Route = Literal["auto", "pyomo", "direct"]
+
+#: `auto` builds the Pyomo model up to this many columns (it costs little there) and hands larger
+#: LPs straight from the formulation's arrays (Pyomo's build and compile then dominate: benchmarks/).
+AUTO_PYOMO_MAX_COLUMNS = 20_000
 
 #: HiGHS model status -> our status (one table, as linopy's CONDITION_MAP).
 STATUS = {
@@ -90,7 +93,7 @@ class LoadedModel:
     timings: dict = field(default_factory=dict)
 
 
-def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
+def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "auto",
             name: str = "stockpile") -> LoadedModel:
     """Hand `lp` to a new HiGHS instance in memory, by `route`."""
     options = options or SolverOptions()
@@ -102,6 +105,8 @@ def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rout
         h.setOptionValue("time_limit", float(options.time_limit))
     if options.threads is not None:
         h.setOptionValue("threads", int(options.threads))
+    if route == "auto":
+        route = "pyomo" if lp.n_cols <= AUTO_PYOMO_MAX_COLUMNS else "direct"
     loaded = LoadedModel(h, options, route)
     if route == "pyomo":
         from optimizer.model.pyomo_model import to_pyomo
@@ -185,7 +190,7 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
     )
 
 
-def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "pyomo",
+def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "auto",
              name: str = "stockpile") -> SolveResult:
     """Build the solver's copy of `lp` (by `route`), run HiGHS, return values in LP column/row order."""
     return run(load_lp(lp, options, route, name), lp)
@@ -225,6 +230,8 @@ def update_lp(loaded: LoadedModel, old: LinearProgram, new: LinearProgram) -> in
     if len(idx):
         h.changeRowsBounds(len(idx), idx.astype(np.int32), _inf(rlo1[idx]), _inf(rhi1[idx]))
         changes += len(idx)
+    from scipy import sparse
+
     shape = (new.n_rows, new.n_cols)
     m0 = sparse.csr_array((a0[2], (a0[0], a0[1])), shape=shape)
     m1 = sparse.csr_array((a1[2], (a1[0], a1[1])), shape=shape)
@@ -262,22 +269,37 @@ def _status(h: highspy.Highs) -> str:
 
 def _pass_arrays(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a_row, a_col, a_val,
                  n_rows: int, n_cols: int) -> None:
-    a = sparse.csc_array((a_val, (a_row, a_col)), shape=(n_rows, n_cols))
-    a.sum_duplicates()
-    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, a, 0.0)
+    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, *csc(a_row, a_col, a_val, n_cols), n_rows, 0.0)
 
 
-def _pass_csc(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a: sparse.csc_array, offset: float) -> None:
-    n_rows, n_cols = a.shape
-    inf = highspy.kHighsInf
+def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Triplets -> compressed columns (indptr, row indices, values), duplicates summed, zeros dropped."""
+    order = np.lexsort((rows, cols))
+    r, c, v = rows[order], cols[order], vals[order]
+    if len(r):
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        v = np.bincount(np.cumsum(first) - 1, weights=v)
+        r, c = r[first], c[first]
+        keep = v != 0
+        r, c, v = r[keep], c[keep], v[keep]
+    indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(c, minlength=n_cols), out=indptr[1:])
+    return indptr, r, v
+
+
+def _pass_csc(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, indptr: np.ndarray, indices: np.ndarray,
+              data: np.ndarray, n_rows: int, offset: float) -> None:
+    n_cols = len(indptr) - 1
     status = h.passModel(
-        int(n_cols), int(n_rows), int(a.nnz), 1, 1, float(offset),
+        int(n_cols), int(n_rows), int(len(data)), 1, 1, float(offset),
         np.ascontiguousarray(c, dtype=np.float64),
-        np.ascontiguousarray(np.where(np.isinf(col_lo), -inf, col_lo), dtype=np.float64),
-        np.ascontiguousarray(np.where(np.isinf(col_hi), inf, col_hi), dtype=np.float64),
-        np.ascontiguousarray(np.where(np.isinf(row_lo), -inf, row_lo), dtype=np.float64),
-        np.ascontiguousarray(np.where(np.isinf(row_hi), inf, row_hi), dtype=np.float64),
-        a.indptr[:-1].astype(np.int32), a.indices.astype(np.int32), a.data.astype(np.float64),
+        np.ascontiguousarray(col_lo, dtype=np.float64),
+        np.ascontiguousarray(col_hi, dtype=np.float64),
+        np.ascontiguousarray(row_lo, dtype=np.float64),
+        np.ascontiguousarray(row_hi, dtype=np.float64),
+        indptr[:-1].astype(np.int32), indices.astype(np.int32), data.astype(np.float64),
         np.zeros(n_cols, dtype=np.int32),  # all continuous
     )
     if status == highspy.HighsStatus.kError:
@@ -309,7 +331,8 @@ def _pass_pyomo(h: highspy.Highs, model, columns: list, lp: LinearProgram) -> tu
     col_hi = np.array([np.inf if v.ub is None else v.ub for v in sf.columns], dtype=float)
     c = np.asarray(sf.c.toarray()[0] if sf.c.shape[0] else np.zeros(len(sf.columns)), dtype=float)
     offset = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
-    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, sparse.csc_array(sf.A), offset)
+    a = sf.A.tocsc()
+    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, a.indptr, a.indices, a.data, a.shape[0], offset)
     return col_map, row_map
 
 
