@@ -353,13 +353,21 @@ def report_command(
     typer.echo(f"Report written to {path}")
 
 
+def _exit(code: int) -> None:
+    """Exit at once once output is flushed: results are already fsynced and renamed into place, and
+    tearing down a large model's objects costs up to half a second (benchmarks/README.md)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
 def main() -> None:
     """Console entry point: no traceback for domain errors; internal errors exit 4."""
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        _exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except typer.Abort:
         stderr.print("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))

@@ -34,7 +34,8 @@ def _name(form: Formulation, col: int) -> str:
 
 def coefficient_warnings(form: Formulation) -> list[str]:
     """Warnings naming the fields behind the extreme objective and constraint coefficients."""
-    c, _, _, _, _, _, a_col, a_val = form.lp.arrays()
+    lp = form.lp
+    c = np.concatenate(lp.cost) if lp.cost else np.zeros(0)
     warnings = []
     nz = np.flatnonzero(np.abs(c) > 0)
     if len(nz):
@@ -46,10 +47,17 @@ def coefficient_warnings(form: Formulation) -> list[str]:
                 f"({_name(form, hi)}), a range over {MAX_RANGE:.0e}: check units (e.g. $/kg against tonnes) "
                 "and penalties; results may be inaccurate"
             )
-    mags = np.abs(a_val[a_val != 0])
-    if len(mags) and mags.max() / mags.min() > MAX_RANGE:
-        cols = a_col[a_val != 0]
-        hi, lo = cols[np.argmax(mags)], cols[np.argmin(mags)]
+    # extremes per block of triplets, without concatenating the whole matrix again (memory at large)
+    extremes = []
+    for cols, vals in zip(lp.a_col, lp.a_val):
+        mags = np.abs(vals)
+        if len(mags):
+            extremes.append((mags.max(), cols[np.argmax(mags)], mags.min(), cols[np.argmin(mags)]))
+    if extremes and max(e[0] for e in extremes) / min(e[2] for e in extremes) > MAX_RANGE:
+        top = max(extremes, key=lambda e: e[0])
+        bottom = min(extremes, key=lambda e: e[2])
+        mags = np.array([top[0], bottom[2]])
+        hi, lo = top[1], bottom[3]
         warnings.append(
             f"constraint coefficients span {mags.min():.3g} (on {_name(form, lo)}) to {mags.max():.3g} "
             f"(on {_name(form, hi)}), a range over {MAX_RANGE:.0e}: check yields, budgets and units"

@@ -105,11 +105,7 @@ def _stabilize(form, first, baseline, gap, options, route, name):
 
 def run_info(solver: dict, timings: dict[str, float], data) -> dict:
     """run.json: the non-deterministic part of a result folder (timings, versions, solver figures)."""
-    import highspy  # noqa: F401
-    import numpy
-    import pandas
-    import pydantic
-    import pyomo
+    from importlib.metadata import version  # package metadata: importing pyomo here would cost ~1 s
 
     from optimizer import __version__
 
@@ -118,11 +114,8 @@ def run_info(solver: dict, timings: dict[str, float], data) -> dict:
         "versions": {
             "optimizer": __version__,
             "python": platform.python_version(),
-            "pyomo": pyomo.version.version,
             "highs": highs_version(),
-            "numpy": numpy.__version__,
-            "pandas": pandas.__version__,
-            "pydantic": pydantic.VERSION,
+            **{name: version(name) for name in ("highspy", "pyomo", "numpy", "scipy", "pandas", "pydantic")},
         },
         "solver": solver,
         "model": {

@@ -7,6 +7,7 @@ update re-formulates the changed scenario and pushes only the differing coeffici
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import time
 from collections.abc import Mapping
@@ -45,6 +46,22 @@ class Planner:
         self.form = formulate(self.data)
         self.timings["formulate"] = time.perf_counter() - clock
         self.loaded = load_lp(self.form.lp, self.options, route="direct", name=scenario.name)
+        self._index_price_entries()
+
+    def _index_price_entries(self) -> None:
+        """Flatten the LP's matrix (so fast updates can keep it in step with HiGHS) and find the
+        entries that depend on prices: purchase columns in `budget_max` and `node_cost_def` rows."""
+        lp = self.form.lp
+        *_, rows, cols, vals = lp.arrays()
+        lp.a_row, lp.a_col, lp.a_val = [rows], [cols], [vals]
+        buy = lp.vars["buy"]
+        priced_row = np.zeros(lp.n_rows, dtype=bool)
+        for name in ("budget_max", "node_cost_def"):
+            fam = lp.rows.get(name)
+            if fam is not None:
+                priced_row[fam.first: fam.first + fam.size] = True
+        in_buy = (cols >= buy.first) & (cols < buy.first + len(buy.entity))
+        self._price_entries = np.flatnonzero(in_buy & priced_row[rows])
 
     def solve(self) -> Solution:
         """Solve (warm after an update) and return the Solution."""
@@ -93,4 +110,41 @@ class Planner:
                 series[source] = self.data.calendar.series(parsed)
             if problems:
                 raise ScenarioError(problems)
-        return self.update(replace_prices(self.scenario, series))
+        return self._update_prices_in_place(series)
+
+    def _update_prices_in_place(self, series: dict[str, np.ndarray]) -> int:
+        """Fast path: only purchase columns of the repriced sources change (their objective cost and
+        their budget and CVaR-cost coefficients); the LP arrays are kept equal to HiGHS's copy."""
+        clock = time.perf_counter()
+        d, lp, h = self.data, self.form.lp, self.loaded.highs
+        index = {sid: i for i, sid in enumerate(d.sources)}
+        price = d.price.copy()
+        for sid, values in series.items():
+            price[index[sid]] = values
+        data = dataclasses.replace(d, price=price)
+        buy = lp.vars["buy"]
+        tree = data.tree
+        touched = np.isin(buy.entity, [index[sid] for sid in series])
+        e, n = buy.entity[touched], buy.node[touched]
+        landed = data.landed[e, tree.t[n], tree.rep[n]]
+        disc_cost = data.calendar.discount[tree.t[n]] * landed * (1.0 + data.premium * data.risk[e])
+        cols = buy.cols[touched]
+        cost = (1.0 - data.aversion) * tree.prob[n] * disc_cost
+        h.changeColsCost(len(cols), cols.astype(np.int32), cost)
+        lp.cost[list(lp.vars).index("buy")][touched] = cost
+        rows_all, cols_all, vals_all = lp.a_row[0], lp.a_col[0], lp.a_val[0]
+        entries = self._price_entries[np.isin(cols_all[self._price_entries], cols)]
+        local = np.searchsorted(cols, cols_all[entries])  # cols is sorted: buy columns are consecutive
+        budget = lp.rows.get("budget_max")
+        is_budget = np.zeros(len(entries), dtype=bool)
+        if budget is not None:
+            is_budget = (rows_all[entries] >= budget.first) & (rows_all[entries] < budget.first + budget.size)
+        values = np.where(is_budget, landed[local], -disc_cost[local])
+        vals_all[entries] = values
+        for r, c, v in zip(rows_all[entries].tolist(), cols_all[entries].tolist(), values.tolist()):
+            h.changeCoeff(r, c, v)
+        self.data = data
+        self.form = dataclasses.replace(self.form, data=data)
+        self.scenario = replace_prices(self.scenario, series)
+        self.timings = {"update": time.perf_counter() - clock}
+        return len(cols) + len(entries)

@@ -230,18 +230,22 @@ def update_lp(loaded: LoadedModel, old: LinearProgram, new: LinearProgram) -> in
     if len(idx):
         h.changeRowsBounds(len(idx), idx.astype(np.int32), _inf(rlo1[idx]), _inf(rhi1[idx]))
         changes += len(idx)
-    from scipy import sparse
-
-    shape = (new.n_rows, new.n_cols)
-    m0 = sparse.csr_array((a0[2], (a0[0], a0[1])), shape=shape)
-    m1 = sparse.csr_array((a1[2], (a1[0], a1[1])), shape=shape)
-    delta = (m1 - m0).tocoo()
-    moved = delta.data != 0
-    rows, cols = delta.row[moved], delta.col[moved]
-    values = np.asarray(m1[rows, cols], dtype=float).ravel() if len(rows) else np.zeros(0)
-    for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist()):
+    # matrix entries keyed col * n_rows + row in both LPs; an entry missing on one side is 0 there
+    keys, values = [], []
+    for rows, cols, vals in (a0, a1):
+        indptr, r, v = csc(rows, cols, vals, new.n_cols)
+        c = np.repeat(np.arange(new.n_cols, dtype=np.int64), np.diff(indptr))
+        keys.append(c * new.n_rows + r)
+        values.append(v)
+    every = np.union1d(keys[0], keys[1])
+    before, after = np.zeros(len(every)), np.zeros(len(every))
+    before[np.searchsorted(every, keys[0])] = values[0]
+    after[np.searchsorted(every, keys[1])] = values[1]
+    moved = np.flatnonzero(before != after)
+    cols, rows = np.divmod(every[moved], new.n_rows)
+    for r, c, v in zip(rows.tolist(), cols.tolist(), after[moved].tolist()):
         h.changeCoeff(r, c, v)
-    return changes + len(rows)
+    return changes + len(moved)
 
 
 def _inf(values: np.ndarray) -> np.ndarray:
