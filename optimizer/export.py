@@ -59,17 +59,34 @@ def json_bytes(data: Any) -> bytes:
     return (json.dumps(_round(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV with the fixed number format and LF line ends."""
-    out = io.StringIO()
-    formatted = df.copy()
-    for col in formatted.columns:
-        if pd.api.types.is_float_dtype(formatted[col]):
-            values = formatted[col].to_numpy(dtype=float)
-            formatted[col] = np.where(np.abs(values) < 1e-9, 0.0, values) + 0.0  # no -0, no dust
-    # pandas' C writer with the same rule as format_number: CSV_DIGITS significant digits, NaN empty
-    formatted.to_csv(out, index=False, lineterminator="\n", float_format=f"%.{CSV_DIGITS}g", na_rep="")
-    return out.getvalue().encode()
+def round_significant(values: np.ndarray, digits: int = CSV_DIGITS) -> np.ndarray:
+    """Round to `digits` significant digits; |x| < 1e-9 becomes 0 (no -0, no solver dust)."""
+    x = np.asarray(values, dtype=float)
+    out = np.where(np.abs(x) < 1e-9, 0.0, x)
+    nz = np.isfinite(out) & (out != 0)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(out[nz]))))
+    out[nz] = np.round(out[nz] * scale) / scale
+    return out + 0.0
+
+
+def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
+    """CSV bytes with the fixed number rule: rounded to CSV_DIGITS significant digits, written in
+    shortest form by Arrow's C writer (10 not 10.0; missing values empty), LF line ends, no quoting
+    (ids, names and labels cannot contain commas, quotes or line breaks; `quoted` for free text)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    columns = {}
+    for col in df.columns:
+        if pd.api.types.is_float_dtype(df[col]):
+            columns[col] = pa.array(round_significant(df[col].to_numpy(dtype=float)), from_pandas=True)
+        else:
+            columns[col] = pa.array([None if v is None else str(v) for v in df[col].tolist()], type=pa.string())
+    table = pa.table(columns) if columns else pa.table({c: pa.array([], pa.string()) for c in df.columns})
+    out = io.BytesIO()
+    style = "needed" if quoted else "none"
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(quoting_style=style, quoting_header="none", null_string=""))
+    return out.getvalue()
 
 
 TABLE_COLUMNS = {

@@ -368,7 +368,8 @@ class Risk(Strict):
 class Case(Strict):
     """One disruption scenario: the policies plus its own events."""
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\n\r,]+$")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\n\r,\"]+$")
+    """No commas, quotes or line breaks: scenario names are written unquoted in CSV files."""
     probability: Share
     description: str | None = None
     events: list[Rule] = []

@@ -138,7 +138,7 @@ def run_sweep(scenario_path: str | Path, variants: list[Variant], out_dir: str |
     from optimizer.export import csv_bytes
 
     tmp = out_dir / f".sweep.csv.tmp-{os.getpid()}"
-    tmp.write_bytes(csv_bytes(table))
+    tmp.write_bytes(csv_bytes(table, quoted=True))  # messages are free text
     os.replace(tmp, out_dir / "sweep.csv")
     return table
 
