@@ -93,7 +93,7 @@ def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], 
     if "\x00" in text:
         raise ScenarioError([Problem((), "the file contains NUL bytes: not a text file")], file=name)
     try:
-        fast = YAML(typ="safe", pure=not _HAS_CLIB)
+        fast = YAML(typ="safe", pure=False)  # ruamel.yaml.clib's C parser; pure Python if it is missing
         fast.allow_duplicate_keys = False
         doc = fast.load(text)
     except RecursionError:
@@ -214,13 +214,6 @@ def _unconstructible(text: str) -> tuple[Path_, tuple[int, int] | None, str | No
                 return path, (node.start_mark.line + 1, node.start_mark.column + 1), str(node.value)
     return (), None, None
 
-
-try:  # ruamel.yaml.clib: the C parser behind the fast path
-    import ruamel.yaml.clib  # noqa: F401
-
-    _HAS_CLIB = True
-except ImportError:  # pragma: no cover - pure Python still works, only slower
-    _HAS_CLIB = False
 
 
 def _duplicate_key_message(exc: MarkedYAMLError) -> str:
