@@ -43,7 +43,7 @@ def test_one_percent_price_change_moves_far_fewer_rows_with_baseline(tmp_path):
     free = optimizer.solve(changed)
     stable = optimizer.solve(changed, baseline=tmp_path / "old", stability_gap=0.001)
     assert moved_rows(old.purchases, stable.purchases) * 4 <= moved_rows(old.purchases, free.purchases)
-    assert free.objective <= stable.objective <= free.objective * 1.001 + 1e-9
+    assert free.objective <= stable.objective <= free.objective * (1.001 + 1e-8)  # + solver tolerance
     info = stable.summary["stability"]
     assert info["l1_distance"] < info["l1_distance_optimal"]
 
