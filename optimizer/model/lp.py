@@ -120,14 +120,10 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Formulation:
-    """The LP plus the maps needed to read a solution back in scenario terms."""
+    """The LP and the data it was built from (variable and row families carry their scenario keys)."""
 
     lp: LinearProgram
     data: ModelData
-    buy: Lookup
-    process: Lookup
-    stock: Lookup
-    leaves: np.ndarray  # [L] nodes in the last period
 
 
 def formulate(d: ModelData) -> Formulation:
@@ -156,7 +152,7 @@ def formulate(d: ModelData) -> Formulation:
     add_share_limits(lp, d)
     leaves = np.flatnonzero(tree.t == d.calendar.periods - 1)
     add_objective(lp, d, leaves)
-    return Formulation(lp, d, lk["buy"], lk["process"], lk["stock"], leaves)
+    return Formulation(lp, d)
 
 
 # --- variables -----------------------------------------------------------------------------------
