@@ -38,7 +38,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stdout = Console(highlight=False, soft_wrap=True)
+# Piped or redirected output gets 120 columns (rich would use 80) unless COLUMNS says otherwise.
+stdout = Console(highlight=False, soft_wrap=True,
+                 width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 stderr = Console(stderr=True, highlight=False)
 
 
