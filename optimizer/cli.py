@@ -121,7 +121,7 @@ def run_command(
                 sys.stderr.write(f"warning: {warning}\n")
         code = _status_code(solution)
         if solution.summary.get("objective") is None:
-            raise _no_solution(solution, sc)
+            raise _no_solution(solution)
         target = out if out is not None else Path("results") / sc.name
         clock = time.perf_counter()
         solution.write(target, formats)
@@ -160,7 +160,7 @@ def _status_code(solution) -> ExitCode:
     }.get(solution.status, ExitCode.FAILURE)
 
 
-def _no_solution(solution, scenario) -> OptimizerError:
+def _no_solution(solution) -> OptimizerError:
     if solution.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
         return InfeasibleError(solution.explanation or f"the plan is {solution.status}")
     if solution.status in ("time_limit", "iteration_limit"):
@@ -306,7 +306,7 @@ def watch_command(
                         planner.update(sc)
                     solution = planner.solve()
                     if solution.summary.get("objective") is None:
-                        raise _no_solution(solution, sc)
+                        raise _no_solution(solution)
                     target = out if out is not None else Path("results") / sc.name
                     with tempfile.TemporaryDirectory() as scratch:
                         previous = Path(scratch) / "previous"

@@ -28,15 +28,6 @@ CSV_DIGITS = 10  # significant digits in CSV files
 JSON_DIGITS = 12  # significant digits in summary.json (SPEC: at least 10)
 
 
-def format_number(x: float, digits: int = CSV_DIGITS) -> str:
-    """Fixed rule: `digits` significant digits, no `-0`, integers without a decimal point."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    if abs(x) < 1e-9:
-        return "0"
-    return f"{x:.{digits}g}"
-
-
 def _round(value: Any, digits: int = JSON_DIGITS) -> Any:
     """Round floats in nested JSON data to `digits` significant digits (and -0 to 0)."""
     if isinstance(value, dict):
@@ -116,8 +107,8 @@ def _columns(name: str, df: pd.DataFrame) -> dict[str, list]:
         if col in TEXT_COLUMNS:
             out[col] = ["" if v is None or v != v else str(v) for v in values]
         else:
-            out[col] = [None if (v is None or v != v) else float(s) if (s := format_number(float(v))) else None
-                        for v in values]
+            rounded = round_significant(np.asarray(values, dtype=float))
+            out[col] = [None if v != v else float(v) for v in rounded.tolist()]
     return out
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from optimizer.data import build_data
 from optimizer.errors import Problem, ScenarioError
-from optimizer.model.lp import formulate
+from optimizer.model.lp import formulate, purchase_cost
 from optimizer.overrides import PriceRow, price_series, replace_prices
 from optimizer.pipeline import run_info
 from optimizer.results import Solution, build_solution
@@ -126,8 +126,7 @@ class Planner:
         tree = data.tree
         touched = np.isin(buy.entity, [index[sid] for sid in series])
         e, n = buy.entity[touched], buy.node[touched]
-        landed = data.landed[e, tree.t[n], tree.rep[n]]
-        disc_cost = data.calendar.discount[tree.t[n]] * landed * (1.0 + data.premium * data.risk[e])
+        landed, disc_cost = purchase_cost(data, e, n)
         cols = buy.cols[touched]
         cost = (1.0 - data.aversion) * tree.prob[n] * disc_cost
         h.changeColsCost(len(cols), cols.astype(np.int32), cost)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimizer.errors import Problem, ScenarioError
 from optimizer.model.lp import Formulation, LinearProgram
+from optimizer.results import scenario_members
 
 INF = np.inf
 
@@ -36,14 +37,18 @@ def baseline_targets(form: Formulation, baseline: pd.DataFrame) -> np.ndarray:
     """Baseline quantity for every buy column (mean over the node's scenarios; 0 where none)."""
     d = form.data
     buy = form.lp.vars["buy"]
-    labels = d.calendar.labels
-    quantity = {(r.scenario, r.period, r.source): float(r.quantity) for r in baseline.itertuples()}
-    tree = d.tree
+    idx, k = scenario_members(d, buy.node)
+    rows = pd.DataFrame({
+        "column": idx,
+        "scenario": np.array(d.scenarios, dtype=object)[k],
+        "period": np.array(d.calendar.labels, dtype=object)[d.tree.t[buy.node[idx]]],
+        "source": np.array(d.sources, dtype=object)[buy.entity[idx]],
+    })
+    known = baseline.groupby(["scenario", "period", "source"], as_index=False)["quantity"].sum()
+    merged = rows.merge(known, on=["scenario", "period", "source"], how="left").fillna({"quantity": 0.0})
     out = np.zeros(len(buy.entity))
-    for i, (s, n) in enumerate(zip(buy.entity.tolist(), buy.node.tolist())):
-        members = np.flatnonzero(tree.node_of[tree.t[n]] == n)
-        period, source = labels[tree.t[n]], d.sources[s]
-        out[i] = np.mean([quantity.get((d.scenarios[k], period, source), 0.0) for k in members])
+    mean = merged.groupby("column")["quantity"].mean()
+    out[mean.index.to_numpy(dtype=int)] = mean.to_numpy(dtype=float)
     return out
 
 

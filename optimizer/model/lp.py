@@ -491,17 +491,26 @@ def add_share_limits(lp: LinearProgram, d: ModelData) -> None:
     collected["min"].flush(lp, "share_min", "matching purchases - min_share * all purchases >= 0 [unit]")
 
 
+def purchase_cost(d: ModelData, source: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(landed cost [$/unit], discounted objective cost disc_t * landed * (1 + premium * risk) [$/unit])
+    of purchases from `source` at `node`."""
+    t, k = d.tree.t[node], d.tree.rep[node]
+    landed = d.landed[source, t, k]
+    return landed, d.calendar.discount[t] * landed * (1.0 + d.premium * d.risk[source])
+
+
 def node_cost_coefs(d: ModelData, lp: LinearProgram) -> dict[str, np.ndarray]:
     """Discounted cost per unit of every variable, disc_t * unit cost (SPEC 4.2), by family name."""
     tree = d.tree
     disc = d.calendar.discount[tree.t]
-    t, k = tree.t, tree.rep
+    t = tree.t
     out: dict[str, np.ndarray] = {}
     for name, fam in lp.vars.items():
         e, n = fam.entity, fam.node
         if name == "buy":
-            unit = d.landed[e, t[n], k[n]] * (1.0 + d.premium * d.risk[e])
-        elif name == "process":
+            out[name] = purchase_cost(d, e, n)[1]
+            continue
+        if name == "process":
             unit = d.proc_cost[e, t[n]]
         elif name == "stock":
             unit = d.holding[e, t[n]]
