@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from optimizer.results import Solution
 
 CSV_DIGITS = 10  # significant digits in CSV files
@@ -69,10 +70,13 @@ def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
 
     columns = {}
     for col in df.columns:
-        if pd.api.types.is_float_dtype(df[col]):
+        if df[col].dtype.kind == "f":
             columns[col] = pa.array(round_significant(df[col].to_numpy(dtype=float)), from_pandas=True)
+        elif str(df[col].dtype) == "str":  # pandas' Arrow-backed text: handed over as it is, missing -> null
+            columns[col] = pa.array(df[col].array, type=pa.string())
         else:
-            columns[col] = pa.array([None if v is None else str(v) for v in df[col].tolist()], type=pa.string())
+            columns[col] = pa.array([None if v is None or v != v else str(v) for v in df[col].tolist()],
+                                    type=pa.string())
     table = pa.table(columns) if columns else pa.table({c: pa.array([], pa.string()) for c in df.columns})
     out = io.BytesIO()
     style = "needed" if quoted else "none"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optimizer.checks import validate
 from optimizer.data import build_data
@@ -16,9 +17,11 @@ from optimizer.numerics import coefficient_warnings
 from optimizer.loader import read_yaml
 from optimizer.model.lp import formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
-from optimizer.results import Solution, build_solution
 from optimizer.solve import Route, SolverOptions, highs_version, solve_lp
 from optimizer.spec import Scenario
+
+if TYPE_CHECKING:
+    from optimizer.results import Solution
 
 Progress = Callable[[str, float], None]
 
@@ -58,7 +61,7 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
         form = formulate(data)
         timings["formulate"] = time.perf_counter() - clock
         report("build", timings["data"] + timings["formulate"])
-        result = solve_lp(form.lp, options, route=route, name=scenario.name)
+        result = solve_lp(form.lp, options, route=route, name=scenario.name, meanwhile=import_output_stage)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -70,6 +73,8 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
         timings["stability_solve"] = result.timings.get("solve", 0.0)
         report("replan", timings["stability_solve"])
     clock = time.perf_counter()
+    from optimizer.results import build_solution
+
     solution = build_solution(form, result, scenario)
     if result.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
         solution.explanation = explain_failure(result.status, form, result, scenario)
@@ -79,6 +84,21 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
     solution.run = run_info(result.info, timings, data)
     solution.run["warnings"] = coefficient_warnings(form)
     return solution
+
+
+def import_output_stage() -> None:
+    """Import what turns solver values into tables and files (pandas, pyarrow: ~0.3 s) while HiGHS
+    solves on its own thread, and take pandas' one-off costs of first use and the package-metadata
+    lookups of run.json there too."""
+    import numpy as np
+    import pandas as pd
+
+    import optimizer.export  # noqa: F401 - the import is the work
+    import optimizer.results  # noqa: F401
+
+    first = pd.DataFrame({"key": np.array(["b", "a"], dtype=object), "value": [1.0, 2.0]})
+    first.sort_values(["key", "value"], kind="stable").groupby("key")["value"].sum()
+    package_versions()
 
 
 def _stabilize(form, first, baseline, gap, options, route, name):
@@ -103,20 +123,26 @@ def _stabilize(form, first, baseline, gap, options, route, name):
     return first, {"baseline": str(baseline), "gap": gap, "l1_distance": distance, "l1_distance_optimal": before}
 
 
-def run_info(solver: dict, timings: dict[str, float], data) -> dict:
-    """run.json: the non-deterministic part of a result folder (timings, versions, solver figures)."""
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """What produced a result (run.json): a solver or library upgrade can change a schedule."""
     from importlib.metadata import version  # package metadata: importing pyomo here would cost ~1 s
 
-    from optimizer import __version__
+    import optimizer
 
     return {
+        "optimizer": optimizer.__version__,
+        "python": platform.python_version(),
+        "highs": highs_version(),
+        **{name: version(name) for name in ("highspy", "pyomo", "numpy", "scipy", "pandas", "pydantic")},
+    }
+
+
+def run_info(solver: dict, timings: dict[str, float], data) -> dict:
+    """run.json: the non-deterministic part of a result folder (timings, versions, solver figures)."""
+    return {
         "timings_seconds": timings,
-        "versions": {
-            "optimizer": __version__,
-            "python": platform.python_version(),
-            "highs": highs_version(),
-            **{name: version(name) for name in ("highspy", "pyomo", "numpy", "scipy", "pandas", "pydantic")},
-        },
+        "versions": dict(package_versions()),
         "solver": solver,
         "model": {
             "scenarios": len(data.scenarios),

@@ -98,8 +98,8 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario) -
     prices = prices_table(form, result.row_dual)
     summary = summarize(form, result, costs, cash, purchases, processing, expansion, stockpile, scenario)
     summary["marginal_values"] = marginal_values(form, result)
-    return Solution(result.status, summary["objective"], summary, purchases, stockpile, processing,
-                    expansion, prices, scenario)
+    return Solution(result.status, summary["objective"], summary, purchases.frame(), stockpile.frame(),
+                    processing.frame(), expansion.frame(), prices.frame(), scenario)
 
 
 def scenario_costs(form: Formulation, x: np.ndarray) -> np.ndarray:
@@ -135,16 +135,60 @@ def _expand(form: Formulation, fam_name: str, x: np.ndarray) -> tuple[np.ndarray
     return fam.entity[keep][idx], fam.node[keep][idx], k, vals[keep][idx]
 
 
-def _labels(d: ModelData, t: np.ndarray) -> np.ndarray:
-    labels = np.array(d.calendar.labels + [None], dtype=object)
-    return labels[np.minimum(t, d.calendar.periods)]
+def _labels(d: ModelData) -> list[str | None]:
+    """Period labels indexed by period; index `periods` (past the horizon) is empty."""
+    return [*d.calendar.labels, None]
 
 
-def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+def _period(d: ModelData, t: np.ndarray) -> np.ndarray:
+    """Codes into `_labels(d)`: periods past the horizon map to the empty label."""
+    return np.minimum(t, d.calendar.periods)
 
 
-def purchases_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
+def _rank(names: list[str | None]) -> np.ndarray:
+    """Position of each name in text order (code points, empty last): integer keys that sort rows
+    exactly as sorting the text would."""
+    order = sorted(range(len(names)), key=lambda i: (names[i] is None, names[i] or ""))
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return rank
+
+
+@dataclass
+class CodedTable:
+    """A result table before pandas: text columns as codes into name lists, numbers as arrays.
+
+    Rows are ordered and grouped on the integer codes, and text is made once per distinct name (in
+    Arrow), which is what keeps building the tables cheap next to HiGHS's solve.
+    """
+
+    columns: dict[str, np.ndarray]
+    """column -> codes (text columns) or values (numbers), in column order"""
+    names: dict[str, list[str | None]]
+    """text column -> the names its codes index"""
+
+    def ordered_by(self, keys: list[str]) -> CodedTable:
+        order = np.lexsort([_rank(self.names[key])[self.columns[key]] for key in reversed(keys)])
+        return CodedTable({col: values[order] for col, values in self.columns.items()}, self.names)
+
+    def text(self, column: str) -> np.ndarray:
+        """The column's names, row by row (object array)."""
+        return np.array(self.names[column], dtype=object)[self.columns[column]]
+
+    def frame(self) -> pd.DataFrame:
+        import pyarrow as pa
+
+        data = {}
+        for col, values in self.columns.items():
+            if col in self.names:
+                names = pa.array(self.names[col], pa.string())
+                data[col] = pd.Series(names.take(pa.array(values, pa.int64())), dtype="str")
+            else:
+                data[col] = np.asarray(values, dtype=float)
+        return pd.DataFrame(data)
+
+
+def purchases_table(form: Formulation, x: np.ndarray) -> CodedTable:
     """One row per order: scenario, period, source, quantity, prices, spend, arrival period."""
     d = form.data
     s, n, k, q = _expand(form, "buy", x)
@@ -152,21 +196,25 @@ def purchases_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
     unit = d.price[s, t] * d.pmult[s, t, k]
     tariff = d.tariff[s, t, k]
     landed = d.landed[s, t, k]
-    df = pd.DataFrame({
-        "scenario": np.array(d.scenarios, dtype=object)[k],
-        "period": _labels(d, t),
-        "source": np.array(d.sources, dtype=object)[s],
-        "material": np.array(d.materials, dtype=object)[d.src_material[s]],
-        "region": np.array(d.src_region, dtype=object)[s],
-        "country": np.array(d.src_country, dtype=object)[s],
-        "quantity": _clean(q),
-        "unit_price": _clean(unit),
-        "tariff_rate": _clean(tariff),
-        "landed_cost": _clean(landed),
-        "spend": _clean(landed * q),
-        "arrival_period": _labels(d, t + d.src_lead[s]),
-    })
-    return _sorted(df, ["scenario", "period", "source"])
+    table = CodedTable(
+        {
+            "scenario": k,
+            "period": _period(d, t),
+            "source": s,
+            "material": d.src_material[s],
+            "region": s,
+            "country": s,
+            "quantity": _clean(q),
+            "unit_price": _clean(unit),
+            "tariff_rate": _clean(tariff),
+            "landed_cost": _clean(landed),
+            "spend": _clean(landed * q),
+            "arrival_period": _period(d, t + d.src_lead[s]),
+        },
+        {"scenario": d.scenarios, "period": _labels(d), "source": d.sources, "material": d.materials,
+         "region": d.src_region, "country": d.src_country, "arrival_period": _labels(d)},
+    )
+    return table.ordered_by(["scenario", "period", "source"])
 
 
 def _dense(form: Formulation, fam_name: str, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -177,7 +225,7 @@ def _dense(form: Formulation, fam_name: str, x: np.ndarray, shape: tuple[int, in
     return out
 
 
-def stockpile_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
+def stockpile_table(form: Formulation, x: np.ndarray) -> CodedTable:
     """One row per scenario, period and material: level, target, below target, shortfall, surplus, demand."""
     d = form.data
     tree = d.tree
@@ -196,73 +244,63 @@ def stockpile_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
     nk = node[t, k]
     values = {name: _clean(arr[m, nk]) for name, arr in cols.items()}
     nonzero = np.any(np.stack([np.abs(v) >= ZERO for v in values.values()]), axis=0)
-    df = pd.DataFrame({
-        "scenario": np.array(d.scenarios, dtype=object)[k[nonzero]],
-        "period": _labels(d, t[nonzero]),
-        "material": np.array(d.materials, dtype=object)[m[nonzero]],
-        **{name: v[nonzero] for name, v in values.items()},
-    })
-    return _sorted(df, ["scenario", "period", "material"])
+    table = CodedTable(
+        {"scenario": k[nonzero], "period": t[nonzero], "material": m[nonzero],
+         **{name: v[nonzero] for name, v in values.items()}},
+        {"scenario": d.scenarios, "period": _labels(d), "material": d.materials},
+    )
+    return table.ordered_by(["scenario", "period", "material"])
 
 
-def processing_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
+def processing_table(form: Formulation, x: np.ndarray) -> CodedTable:
     """One row per processor run and material: input consumed (flow=input) or co-product made (output)."""
     d = form.data
     p, n, k, q = _expand(form, "process", x)
     t = d.tree.t[n]
     unit_cost = d.proc_cost[p, t]
-    frames = [pd.DataFrame({
-        "p": p, "t": t, "k": k, "material": d.proc_input[p], "flow": "input", "quantity": q,
-        "unit_cost": unit_cost, "spend": unit_cost * q,
-    })]
+    parts = [(p, t, k, d.proc_input[p], np.zeros(len(p), dtype=np.int64), q, unit_cost, unit_cost * q)]
     for m in range(len(d.materials)):
         y = d.yields[p, m]
         sel = y > 0
-        frames.append(pd.DataFrame({
-            "p": p[sel], "t": t[sel], "k": k[sel], "material": m, "flow": "output", "quantity": y[sel] * q[sel],
-            "unit_cost": 0.0, "spend": 0.0,
-        }))
-    raw = pd.concat(frames, ignore_index=True)
-    raw = raw[np.abs(raw["quantity"].to_numpy(dtype=float)) >= ZERO]
-    df = pd.DataFrame({
-        "scenario": np.array(d.scenarios, dtype=object)[raw["k"].to_numpy(dtype=int)],
-        "period": _labels(d, raw["t"].to_numpy(dtype=int)),
-        "processor": np.array(d.processors, dtype=object)[raw["p"].to_numpy(dtype=int)],
-        "material": np.array(d.materials, dtype=object)[raw["material"].to_numpy(dtype=int)],
-        "flow": raw["flow"].to_numpy(dtype=object),
-        "quantity": _clean(raw["quantity"].to_numpy(dtype=float)),
-        "unit_cost": _clean(raw["unit_cost"].to_numpy(dtype=float)),
-        "spend": _clean(raw["spend"].to_numpy(dtype=float)),
-    })
-    return _sorted(df, ["scenario", "period", "processor", "flow", "material"])
+        made = y[sel] * q[sel]
+        parts.append((p[sel], t[sel], k[sel], np.full(len(made), m), np.ones(len(made), dtype=np.int64), made,
+                      np.zeros(len(made)), np.zeros(len(made))))
+    p, t, k, m, flow, qty, cost, spend = (np.concatenate(column) for column in zip(*parts))
+    keep = np.abs(qty) >= ZERO
+    table = CodedTable(
+        {"scenario": k[keep], "period": t[keep], "processor": p[keep], "material": m[keep], "flow": flow[keep],
+         "quantity": _clean(qty[keep]), "unit_cost": _clean(cost[keep]), "spend": _clean(spend[keep])},
+        {"scenario": d.scenarios, "period": _labels(d), "processor": d.processors, "material": d.materials,
+         "flow": ["input", "output"]},
+    )
+    return table.ordered_by(["scenario", "period", "processor", "flow", "material"])
 
 
-def expansion_table(form: Formulation, x: np.ndarray) -> pd.DataFrame:
-    """One row per capacity build: scenario, period, kind, entity, capacity built, capex, spend, usable from."""
+def expansion_table(form: Formulation, x: np.ndarray) -> CodedTable:
+    """One row per capacity build: scenario, period, kind, entity, capacity built, capex, spend, usable from.
+    Entity codes index sources, then processors."""
     d = form.data
-    frames = []
-    for kind, names, exp in (("source", d.sources, d.src_exp), ("processor", d.processors, d.proc_exp)):
-        if f"build_{kind}" not in form.lp.vars:
+    parts = []
+    for kind, offset, exp in ((0, 0, d.src_exp), (1, len(d.sources), d.proc_exp)):
+        name = ("build_source", "build_processor")[kind]
+        if name not in form.lp.vars:
             continue
-        e, n, k, q = _expand(form, f"build_{kind}", x)
+        e, n, k, q = _expand(form, name, x)
         t = d.tree.t[n]
-        frames.append(pd.DataFrame({
-            "scenario": np.array(d.scenarios, dtype=object)[k],
-            "period": _labels(d, t),
-            "kind": kind,
-            "entity": np.array(names, dtype=object)[e],
-            "built": _clean(q),
-            "capex": _clean(exp.capex[e]),
-            "spend": _clean(exp.capex[e] * q),
-            "usable_from": _labels(d, t + exp.lead[e]),
-        }))
-    columns = ["scenario", "period", "kind", "entity", "built", "capex", "spend", "usable_from"]
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in ("scenario", "period", "kind", "entity", "usable_from") else float) for c in columns})
-    return _sorted(pd.concat(frames, ignore_index=True), ["scenario", "period", "kind", "entity"])
+        parts.append((k, t, np.full(len(e), kind), e + offset, q, exp.capex[e], exp.capex[e] * q, t + exp.lead[e]))
+    empty = np.zeros(0, dtype=np.int64)
+    k, t, kind, e, built, capex, spend, usable = (np.concatenate(column) for column in zip(*parts)) if parts \
+        else (empty,) * 8
+    table = CodedTable(
+        {"scenario": k, "period": _period(d, t), "kind": kind, "entity": e, "built": _clean(built),
+         "capex": _clean(capex), "spend": _clean(spend), "usable_from": _period(d, usable)},
+        {"scenario": d.scenarios, "period": _labels(d), "kind": ["source", "processor"],
+         "entity": [*d.sources, *d.processors], "usable_from": _labels(d)},
+    )
+    return table.ordered_by(["scenario", "period", "kind", "entity"])
 
 
-def prices_table(form: Formulation, row_dual: np.ndarray) -> pd.DataFrame:
+def prices_table(form: Formulation, row_dual: np.ndarray) -> CodedTable:
     """Shadow price of each material balance: dual / (prob_node * disc_t), in that period's money [$/unit]."""
     d = form.data
     fam = form.lp.rows["material_balance"]
@@ -274,13 +312,11 @@ def prices_table(form: Formulation, row_dual: np.ndarray) -> pd.DataFrame:
     idx, k = scenario_members(d, n)
     value = _clean(price[idx])
     keep = np.abs(value) >= ZERO
-    df = pd.DataFrame({
-        "scenario": np.array(d.scenarios, dtype=object)[k[keep]],
-        "period": _labels(d, tree.t[n[idx[keep]]]),
-        "material": np.array(d.materials, dtype=object)[m[idx[keep]]],
-        "shadow_price": value[keep],
-    })
-    return _sorted(df, ["scenario", "period", "material"])
+    table = CodedTable(
+        {"scenario": k[keep], "period": tree.t[n[idx[keep]]], "material": m[idx[keep]], "shadow_price": value[keep]},
+        {"scenario": d.scenarios, "period": _labels(d), "material": d.materials},
+    )
+    return table.ordered_by(["scenario", "period", "material"])
 
 
 def marginal_values(form: Formulation, result: SolveResult) -> dict:
@@ -306,44 +342,50 @@ def marginal_values(form: Formulation, result: SolveResult) -> dict:
     return out
 
 
-def _by(df: pd.DataFrame, key: str, value: str, weights: dict[str, float]) -> dict[str, float]:
-    """Probability-weighted total of `value` by `key` over scenarios."""
-    if df.empty:
-        return {}
-    w = df["scenario"].map(weights).to_numpy(dtype=float)
-    out = (df.assign(_w=df[value].to_numpy(dtype=float) * w).groupby(key)["_w"].sum())
-    return {str(k): float(v) for k, v in sorted(out.items())}
+def _weighted_totals(names: list[str], codes: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """Total of `values` by name, for the names that occur in `codes`, in name order."""
+    total = np.bincount(codes, weights=values, minlength=len(names))
+    present = np.bincount(codes, minlength=len(names)) > 0
+    return {str(names[i]): float(total[i]) for i in sorted(np.flatnonzero(present), key=names.__getitem__)}
+
+
+def _spend_by_region(d: ModelData, purchases: CodedTable, processing: CodedTable, expansion: CodedTable
+                     ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(region names, region code, scenario, spend) of every purchase, processor run and build row."""
+    regions = sorted(set(d.src_region) | set(d.proc_region))
+    code = {name: i for i, name in enumerate(regions)}
+    src = np.array([code[r] for r in d.src_region], dtype=np.int64)
+    proc = np.array([code[r] for r in d.proc_region], dtype=np.int64)
+    region = np.concatenate([src[purchases.columns["source"]], proc[processing.columns["processor"]],
+                             np.concatenate([src, proc])[expansion.columns["entity"]]]).astype(np.int64)
+    scenario = np.concatenate([t.columns["scenario"] for t in (purchases, processing, expansion)]).astype(np.int64)
+    spend = np.concatenate([t.columns["spend"] for t in (purchases, processing, expansion)])
+    return regions, region, scenario, spend
 
 
 def summarize(form: Formulation, result: SolveResult, costs: np.ndarray, cash: np.ndarray,
-              purchases: pd.DataFrame, processing: pd.DataFrame, expansion: pd.DataFrame,
-              stockpile: pd.DataFrame, scenario: Scenario) -> dict:
-    """summary.json content (SPEC section 6)."""
+              purchases: CodedTable, processing: CodedTable, expansion: CodedTable,
+              stockpile: CodedTable, scenario: Scenario) -> dict:
+    """summary.json content (SPEC section 6); totals by material and region are probability-weighted
+    over scenarios."""
     d = form.data
     prob = d.prob
-    weights = dict(zip(d.scenarios, prob.tolist()))
     expected = float(prob @ costs)
     risk = cvar(costs, prob, d.alpha)
-    region_of = dict(zip(d.processors, d.proc_region)) | dict(zip(d.sources, d.src_region))
-    spend = pd.concat([
-        purchases[["scenario", "region", "spend"]] if not purchases.empty else None,
-        processing.assign(region=processing["processor"].map(region_of))[["scenario", "region", "spend"]]
-        if not processing.empty else None,
-        expansion.assign(region=expansion["entity"].map(region_of))[["scenario", "region", "spend"]]
-        if not expansion.empty else None,
-    ]) if not (purchases.empty and processing.empty and expansion.empty) else pd.DataFrame(
-        columns=["scenario", "region", "spend"])
-    short_by_scenario = (
-        stockpile.groupby(["scenario", "material"])["shortfall"].sum() if not stockpile.empty else pd.Series(dtype=float)
-    )
+    regions, region, k_spend, spend = _spend_by_region(d, purchases, processing, expansion)
+    M = len(d.materials)
+    k_stock, m_stock = stockpile.columns["scenario"], stockpile.columns["material"]
+    shortfall = stockpile.columns["shortfall"]
+    short_by_scenario = np.bincount(k_stock * M + m_stock, weights=shortfall,
+                                    minlength=len(d.scenarios) * M).reshape(len(d.scenarios), M)
     scenarios = {}
     for k, name in enumerate(d.scenarios):
-        shortfall = {str(m): float(v) for (s, m), v in short_by_scenario.items() if s == name and v != 0}
+        short = {str(d.materials[m]): float(short_by_scenario[k, m]) for m in np.flatnonzero(short_by_scenario[k])}
         scenarios[name] = {
             "probability": float(prob[k]),
             "cost": float(costs[k]),
             "cash_spend": float(cash[k]),
-            "shortfall": dict(sorted(shortfall.items())),
+            "shortfall": dict(sorted(short.items())),
         }
     return {
         "name": d.name,
@@ -359,7 +401,7 @@ def summarize(form: Formulation, result: SolveResult, costs: np.ndarray, cash: n
         "period_months": d.calendar.length,
         "start": d.calendar.labels[0],
         "scenarios": scenarios,
-        "shortfall_by_material": {m: v for m, v in _by(stockpile, "material", "shortfall", weights).items()},
-        "spend_by_region": _by(spend, "region", "spend", weights),
+        "shortfall_by_material": _weighted_totals(d.materials, m_stock, prob[k_stock] * shortfall),
+        "spend_by_region": _weighted_totals(regions, region, prob[k_spend] * spend),
         "scenario_sha256": scenario_sha256(scenario),
     }

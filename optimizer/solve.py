@@ -10,6 +10,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -127,12 +128,16 @@ def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Rout
     return loaded
 
 
-def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
-    """Run HiGHS (warm if it was run before) and return values in LP column/row order."""
+def run(loaded: LoadedModel, lp: LinearProgram, meanwhile: Callable[[], None] | None = None) -> SolveResult:
+    """Run HiGHS (warm if it was run before) and return values in LP column/row order.
+
+    `meanwhile` runs on this thread while HiGHS solves on its own (HiGHS needs no Python while it
+    runs, so on a machine with a spare core the two overlap: the CLI imports its output stage there).
+    """
     h, options = loaded.highs, loaded.options
     clock = time.perf_counter()
     with _stdout_to_stderr(options.verbose):
-        _run_interruptible(h)
+        _run_interruptible(h, meanwhile)
         status = _status(h)
         if status == "infeasible_or_unbounded":
             h.setOptionValue("presolve", "off")
@@ -194,9 +199,10 @@ def run(loaded: LoadedModel, lp: LinearProgram) -> SolveResult:
 
 
 def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "auto",
-             name: str = "stockpile") -> SolveResult:
-    """Build the solver's copy of `lp` (by `route`), run HiGHS, return values in LP column/row order."""
-    return run(load_lp(lp, options, route, name), lp)
+             name: str = "stockpile", meanwhile: Callable[[], None] | None = None) -> SolveResult:
+    """Build the solver's copy of `lp` (by `route`), run HiGHS (and `meanwhile()` beside it, see
+    `run`), return values in LP column/row order."""
+    return run(load_lp(lp, options, route, name), lp, meanwhile)
 
 
 def same_structure(old: LinearProgram, new: LinearProgram) -> bool:
@@ -255,17 +261,26 @@ def _inf(values: np.ndarray) -> np.ndarray:
     return np.where(np.isinf(values), np.sign(values) * highspy.kHighsInf, values).astype(np.float64)
 
 
-def _run_interruptible(h: highspy.Highs) -> None:
-    """Run HiGHS in its own thread so Ctrl-C cancels the solve (then raises KeyboardInterrupt)."""
-    h.HandleUserInterrupt = True
+def _run_interruptible(h: highspy.Highs, meanwhile: Callable[[], None] | None = None) -> None:
+    """Run HiGHS in its own thread, `meanwhile()` on this one, and wait; Ctrl-C (or an error in
+    `meanwhile`) cancels the solve and is re-raised once HiGHS has stopped.
+
+    HiGHS's interrupt check is a Python callback on every simplex iteration; it is switched on only
+    when a cancel is wanted: while on, it needs the GIL 40k times per medium solve, and with Python
+    busy on this thread that made the solve 25 % slower (measured in benchmarks/README.md).
+    """
     h.startSolve()
     try:
+        if meanwhile is not None:
+            meanwhile()
         while not h.wait(0.05)[0]:
             pass
-    except KeyboardInterrupt:
+    except BaseException:
+        h.HandleUserInterrupt = True
         h.cancelSolve()
         while not h.wait(0.05)[0]:
             pass
+        h.HandleUserInterrupt = False
         raise
 
 
