@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from optimizer.errors import ExitCode, InfeasibleError, OptimizerError, ScenarioError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SUBCOMMANDS_HELP = "Run `optimize SCENARIO.yaml` to solve; the commands below do the rest."
 
@@ -38,10 +41,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Piped or redirected output gets 120 columns (rich would use 80) unless COLUMNS says otherwise.
-stdout = Console(highlight=False, soft_wrap=True,
-                 width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
-stderr = Console(stderr=True, highlight=False)
+@functools.cache
+def stdout() -> Console:
+    """Rich console on stdout, made on first use (rich is not imported for a quiet run). Piped or
+    redirected output gets 120 columns (rich would use 80) unless COLUMNS says otherwise."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True,
+                   width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
+
+
+@functools.cache
+def stderr() -> Console:
+    """Rich console on stderr, made on first use."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def _version(value: bool) -> None:
@@ -66,12 +81,12 @@ class Stages:
     """Progress of each stage on stderr, only when stderr is a terminal and not --quiet."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled and stderr.is_terminal
+        self.enabled = enabled and sys.stderr.isatty() and stderr().is_terminal
         self.start = time.perf_counter()
 
     def done(self, stage: str, seconds: float) -> None:
         if self.enabled:
-            stderr.print(f"[dim]{stage:<9}{seconds:8.2f} s   (total {time.perf_counter() - self.start:.2f} s)[/dim]")
+            stderr().print(f"[dim]{stage:<9}{seconds:8.2f} s   (total {time.perf_counter() - self.start:.2f} s)[/dim]")
 
 
 def _fail(exc: OptimizerError) -> None:
@@ -133,7 +148,7 @@ def run_command(
             write_report(target)
             stages.done("report", time.perf_counter() - clock)
     except KeyboardInterrupt:
-        stderr.print("interrupted: previous results left as they were")
+        stderr().print("interrupted: previous results left as they were")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except OptimizerError as exc:
         _fail(exc)
@@ -143,9 +158,9 @@ def run_command(
     elif not quiet:
         from optimizer.summary import print_summary
 
-        print_summary(stdout, solution, target)
+        print_summary(stdout(), solution, target)
         if report:
-            stdout.print(f"Report written to {target / 'report.html'}")
+            stdout().print(f"Report written to {target / 'report.html'}")
     raise typer.Exit(int(code))
 
 
@@ -261,16 +276,16 @@ def sweep_command(
             table = run_sweep(scenario, variants, target, workers=workers, scheduler=scheduler,
                               time_limit=time_limit, progress=tick)
     except KeyboardInterrupt:
-        stderr.print("interrupted")
+        stderr().print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except OptimizerError as exc:
         _fail(exc)
         return
     failed = int((table["status"] != "optimal").sum())
     if not quiet:
-        stdout.print(table[["variant", "status", "objective", "expected_cost", "cvar", "cash_spend"]].to_string(
+        stdout().print(table[["variant", "status", "objective", "expected_cost", "cvar", "cash_spend"]].to_string(
             index=False))
-        stdout.print(f"{len(table)} variants, {failed} not optimal; table in {target / 'sweep.csv'}")
+        stdout().print(f"{len(table)} variants, {failed} not optimal; table in {target / 'sweep.csv'}")
     raise typer.Exit(0 if failed == 0 else int(ExitCode.INFEASIBLE))
 
 
@@ -314,7 +329,7 @@ def watch_command(
                         if had:
                             shutil.copytree(target, previous, dirs_exist_ok=True)
                         solution.write(target)
-                        stdout.print(f"[{time.strftime('%H:%M:%S')}] {solution.status}: objective "
+                        stdout().print(f"[{time.strftime('%H:%M:%S')}] {solution.status}: objective "
                                      f"{solution.objective:,.2f} -> {target}/", markup=False)
                         if had:
                             typer.echo(render(diff_folders(previous, target), "text"))
@@ -323,19 +338,19 @@ def watch_command(
                 sys.stdout.flush()
             time.sleep(interval)
     except KeyboardInterrupt:
-        stderr.print("stopped watching")
+        stderr().print("stopped watching")
         raise typer.Exit(0) from None
 
 
 @contextlib.contextmanager
 def _progress_bar(total: int, enabled: bool):
     """A progress bar on stderr when it is a terminal; yields tick(done, total)."""
-    if not (enabled and stderr.is_terminal):
+    if not (enabled and stderr().is_terminal):
         yield lambda done, total: None
         return
     from rich.progress import Progress
 
-    with Progress(console=stderr, transient=True) as bar:
+    with Progress(console=stderr(), transient=True) as bar:
         task = bar.add_task("solving variants", total=total)
         yield lambda done, total: bar.update(task, completed=done)
 
@@ -371,7 +386,7 @@ def main() -> None:
     except typer.Exit as exc:
         _exit(exc.exit_code)
     except typer.Abort:
-        stderr.print("interrupted")
+        stderr().print("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except NoArgsIsHelpError as exc:
         exc.show()
@@ -380,7 +395,7 @@ def main() -> None:
         exc.show()
         sys.exit(int(ExitCode.BAD_INPUT))
     except KeyboardInterrupt:
-        stderr.print("interrupted")
+        stderr().print("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except OptimizerError as exc:
         sys.stderr.write(str(exc).rstrip("\n") + "\n")

@@ -87,17 +87,17 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
 
 
 def import_output_stage() -> None:
-    """Import what turns solver values into tables and files (pandas, pyarrow: ~0.3 s) while HiGHS
-    solves on its own thread, and take pandas' one-off costs of first use and the package-metadata
-    lookups of run.json there too."""
+    """Import what turns solver values into tables, files and the terminal summary (pandas, pyarrow,
+    rich: ~0.3 s) while HiGHS solves on its own thread; take the one-off costs of first use (a
+    table, its CSV) and the package-metadata lookups of run.json there too."""
     import numpy as np
-    import pandas as pd
 
-    import optimizer.export  # noqa: F401 - the import is the work
-    import optimizer.results  # noqa: F401
+    import optimizer.summary  # noqa: F401 - the terminal summary (rich)
+    from optimizer.export import csv_bytes
+    from optimizer.results import CodedTable
 
-    first = pd.DataFrame({"key": np.array(["b", "a"], dtype=object), "value": [1.0, 2.0]})
-    first.sort_values(["key", "value"], kind="stable").groupby("key")["value"].sum()
+    csv_bytes(CodedTable({"key": np.array([1, 0]), "value": np.array([1.0, 2.0])}, {"key": ["a", "b"]})
+              .ordered_by(["key"]).frame())
     package_versions()
 
 
