@@ -20,7 +20,7 @@ bytecode: $(STAMP)
 run: $(STAMP) bytecode
 	$(VENV)/bin/optimize $(SCENARIO)
 
-test: $(STAMP)
+test: $(STAMP) bytecode
 	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP) bytecode

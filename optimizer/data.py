@@ -229,12 +229,14 @@ def build_data(sc: Scenario) -> ModelData:
     proc_ban = np.zeros((len(procs), T, K), dtype=bool)
     dmult = np.ones((len(mats), T, K))
     taxable = np.array([s.country != sc.home_country for s in srcs], dtype=bool)
+    hits: dict[int, tuple[np.ndarray, ...]] = {}  # per rule object: policies recur in every scenario
     for k, rules in enumerate(rule_sets):
         for rule in rules:
             covers = cal.window(rule.from_, rule.until)
-            s_hit = _matches(rule, "sources", srcs)
-            p_hit = _matches(rule, "processors", procs)
-            m_hit = _matches(rule, "materials", mats)
+            if id(rule) not in hits:
+                hits[id(rule)] = (_matches(rule, "sources", srcs), _matches(rule, "processors", procs),
+                                  _matches(rule, "materials", mats))
+            s_hit, p_hit, m_hit = hits[id(rule)]
             if rule.type == "tariff":
                 tariff[np.ix_(s_hit & taxable, covers, [k])] += rule.rate
             elif rule.type == "price":

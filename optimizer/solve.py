@@ -296,19 +296,23 @@ def _pass_arrays(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a_row, a_c
 
 def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Triplets -> compressed columns (indptr, row indices, values), duplicates summed, zeros dropped."""
-    order = np.lexsort((rows, cols))
-    r, c, v = rows[order], cols[order], vals[order]
-    if len(r):
-        first = np.ones(len(r), dtype=bool)
-        first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    """Triplets -> compressed columns (indptr, row indices, values), rows ascending within a column,
+    duplicates summed, zeros dropped. One stable sort on the key col * n_rows + row (half the time
+    of a two-key lexsort)."""
+    n_rows = int(rows.max()) + 1 if len(rows) else 1
+    key = cols.astype(np.int64) * n_rows + rows
+    order = np.argsort(key, kind="stable")
+    key, v = key[order], vals[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    if not first.all():
         v = np.bincount(np.cumsum(first) - 1, weights=v)
-        r, c = r[first], c[first]
-        keep = v != 0
-        r, c, v = r[keep], c[keep], v[keep]
+        key = key[first]
+    keep = v != 0
+    c, r = np.divmod(key[keep], n_rows)
     indptr = np.zeros(n_cols + 1, dtype=np.int64)
     np.cumsum(np.bincount(c, minlength=n_cols), out=indptr[1:])
-    return indptr, r, v
+    return indptr, r, v[keep]
 
 
 def _pass_csc(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, indptr: np.ndarray, indices: np.ndarray,
