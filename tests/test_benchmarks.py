@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import subprocess
 import sys
+import time
 
+import highspy
 import numpy as np
 import pytest
 
@@ -15,6 +18,7 @@ from optimizer.checks import validate
 from optimizer.data import build_data
 from optimizer.loader import parse_yaml_text
 from optimizer.model.lp import formulate
+from optimizer.pipeline import load_scenario
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # noqa: E402
@@ -90,3 +94,37 @@ def test_bench_runner_writes_csv(tmp_path):
         assert float(stages[stage]["seconds"]) >= 0, stage
     assert float(stages["process_total"]["ratio_to_highs"]) > 1
     assert float(stages["process_total"]["peak_rss_mb"]) > 0
+
+
+def test_nothing_for_the_output_stage_is_imported_before_the_solve():
+    """pandas, pyarrow and rich are imported while HiGHS solves (pipeline.import_output_stage); the
+    path up to the solve must not import them, or a medium run pays ~0.3 s more (benchmarks/README.md)."""
+    code = ("import sys, optimizer.cli, optimizer.pipeline, optimizer.data, optimizer.model.lp\n"
+            "from optimizer.cli import _parse_formats\n"
+            "_parse_formats('csv,parquet')\n"
+            "print(sorted(m for m in ('pandas', 'pyarrow', 'rich', 'pyomo', 'scipy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_meanwhile_runs_beside_highs_and_an_interrupt_there_cancels_the_solve():
+    """The medium LP takes HiGHS over a second here. Work passed as `meanwhile` runs while it solves
+    (same optimum as without it); Ctrl-C during that work switches HiGHS's interrupt callback on,
+    cancels the solve (model status: interrupted) and re-raises."""
+    solve = importlib.import_module("optimizer.solve")  # the module (`optimizer.solve` is the function)
+    lp = formulate(build_data(load_scenario(ROOT / "benchmarks" / "scenarios" / "medium.yaml"))).lp
+    calls = []
+    with_work = solve.solve_lp(lp, meanwhile=lambda: calls.append(True))
+    assert calls == [True] and with_work.status == "optimal"
+    assert with_work.objective == solve.solve_lp(lp).objective
+
+    def interrupted():
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    loaded = solve.load_lp(lp)
+    clock = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        solve.run(loaded, lp, meanwhile=interrupted)
+    assert loaded.highs.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    assert time.perf_counter() - clock < with_work.info["highs_run_time"]
