@@ -1,6 +1,8 @@
-"""Solution stage: solver values -> tables in scenario terms (pandas), one function per table.
+"""Solution stage: solver values -> tables in scenario terms, one function per table.
 
 Decisions live on tree nodes; each table repeats a node's values for every scenario through it.
+Tables are built as integer codes and numbers (CodedTable), ordered and summed there, and become
+pandas DataFrames in the Solution.
 """
 
 from __future__ import annotations
