@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import scenario
+from conftest import ROOT, scenario
 from optimizer.checks import validate
 from optimizer.errors import ScenarioError
 from optimizer.loader import parse_yaml_text
@@ -149,3 +149,51 @@ def test_python_object_tags_are_not_constructed():
     """YAML is loaded safely: a python/object tag is an error, not code execution."""
     msgs = problems_of("name: !!python/object/apply:os.system ['echo hacked']\n")
     assert msgs and "hacked" not in "".join(msgs).replace("echo hacked", "")
+
+
+# Scalars whose implicit type the YAML 1.2 rules decide: booleans, nulls, ints in every base, floats
+# with and without a dot, infinities, timestamps, YAML 1.1 words that are strings in 1.2.
+TRICKY_SCALARS = """\
+a: [true, True, TRUE, false, yes, No, on, OFF, y, n]
+b: [null, Null, NULL, ~, "null", 'true']
+b2:
+b3: ""
+c: [0, 010, 0o10, 0x1F, -7, +3, 1_000, 0b101]
+c2: 1:30
+d: [1.5, 1e3, -2.5E-3, .5, 1., .inf, -.Inf, .nan, 1_000.5, 6.8523015e+5]
+e: [2026-01, 2026-01-15]
+e1: 2026-01-15T10:20:30Z
+e2: 2026-01-15 10:20:30.5 -05:00
+f: [US, "0123", abc, '', "", -, +, ., 1x, x1]
+"""
+
+
+@pytest.mark.parametrize("text", [
+    TRICKY_SCALARS,
+    "%YAML 1.1\n---\n" + TRICKY_SCALARS,
+    "base: &b {x: 1, y: [2, 3]}\nmerged: {<<: *b, y: 4}\nagain: *b\n",
+    "? [complex, key]\n: 1\nplain: !!str 12\nfloat: !!float 3\n",
+])
+def test_fast_yaml_path_loads_what_stock_ruamel_loads(text):
+    """The fast loader's once-per-document resolver gives the same document as ruamel's own safe loader."""
+    from ruamel.yaml import YAML
+
+    from optimizer.loader import safe_yaml
+
+    stock = YAML(typ="safe", pure=False)
+    stock.allow_duplicate_keys = False
+    assert repr(safe_yaml().load(text)) == repr(stock.load(text))  # repr: nan equals nan
+
+
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in [
+    *(ROOT / "scenarios").glob("*.yaml"), *(ROOT / "docs" / "tutorial").glob("*.yaml"),
+    *(ROOT / "benchmarks" / "scenarios").glob("[sm]*.yaml")]))
+def test_fast_yaml_path_loads_shipped_files_as_stock_ruamel(path):
+    from ruamel.yaml import YAML
+
+    from optimizer.loader import safe_yaml
+
+    text = (ROOT / path).read_text()
+    stock = YAML(typ="safe", pure=False)
+    stock.allow_duplicate_keys = False
+    assert repr(safe_yaml().load(text)) == repr(stock.load(text))  # repr: nan equals nan
