@@ -173,10 +173,6 @@ class CodedTable:
         order = np.lexsort([_rank(self.names[key])[self.columns[key]] for key in reversed(keys)])
         return CodedTable({col: values[order] for col, values in self.columns.items()}, self.names)
 
-    def text(self, column: str) -> np.ndarray:
-        """The column's names, row by row (object array)."""
-        return np.array(self.names[column], dtype=object)[self.columns[column]]
-
     def frame(self) -> pd.DataFrame:
         import pyarrow as pa
 
@@ -283,8 +279,8 @@ def expansion_table(form: Formulation, x: np.ndarray) -> CodedTable:
     Entity codes index sources, then processors."""
     d = form.data
     parts = []
-    for kind, offset, exp in ((0, 0, d.src_exp), (1, len(d.sources), d.proc_exp)):
-        name = ("build_source", "build_processor")[kind]
+    for kind, name, offset, exp in ((0, "build_source", 0, d.src_exp),
+                                    (1, "build_processor", len(d.sources), d.proc_exp)):
         if name not in form.lp.vars:
             continue
         e, n, k, q = _expand(form, name, x)
