@@ -116,7 +116,7 @@ def worker_stages(path: str, route: str) -> None:
     timings = solution.run["timings_seconds"]
     solver = solution.run["solver"]
     highs = solver["highs_run_time"]
-    for key in ("data", "formulate", "build_pyomo", "handoff"):
+    for key in ("data", "formulate", "matrix", "build_pyomo", "compile_pyomo", "handoff"):
         if key in timings:
             _emit(stage=key, seconds=timings[key])
     _emit(stage="highs_run", seconds=highs)

@@ -1,10 +1,11 @@
 """Critical-mineral procurement and stockpile planning: scenario YAML -> LP (Pyomo) -> HiGHS -> plan."""
 
 from optimizer.errors import ScenarioError
-from optimizer.pipeline import load_scenario, solve
+from optimizer.pipeline import build_model, load_scenario, solve, solve_model
 from optimizer.solve import SolverOptions
 
-__all__ = ["load_scenario", "solve", "Solution", "SolverOptions", "ScenarioError", "__version__"]
+__all__ = ["build_model", "load_scenario", "solve", "solve_model", "Solution", "SolverOptions", "ScenarioError",
+           "__version__"]
 
 
 def __getattr__(name: str):

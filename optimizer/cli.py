@@ -106,7 +106,10 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show HiGHS's own log on stderr.")] = False,
-    route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: auto, pyomo or direct.")] = "auto",
+    route: Annotated[str, typer.Option("--route", hidden=True, help="Hand-off route: direct or pyomo.")] = "direct",
+    extension: Annotated[Optional[Path], typer.Option("--extension", help="Python file with extend(model, data): "
+                                                      "constraints and objective terms of your own, added to the "
+                                                      "Pyomo model before the solve (docs/extensions.md).")] = None,
     prices: Annotated[Optional[Path], typer.Option("--prices", help="CSV `source,price` or `source,from,price` "
                                                    "replacing those sources' prices.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
@@ -134,7 +137,7 @@ def run_command(
         sc = load_scenario(scenario, sets or (), prices)
         stages.done("validate", time.perf_counter() - clock)
         options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
-        solution = solve(sc, options, route=route if route in ("auto", "pyomo", "direct") else "auto",
+        solution = solve(sc, options, route="pyomo" if route == "pyomo" else "direct", extension=extension,
                          progress=stages.done, baseline=baseline, stability_gap=stability_gap)
         if not quiet:
             for warning in solution.run.get("warnings", []):
@@ -170,20 +173,20 @@ def run_command(
 
 
 def _status_code(solution) -> ExitCode:
-    return {
-        "optimal": ExitCode.OPTIMAL,
-        "time_limit": ExitCode.TIME_LIMIT,
-        "iteration_limit": ExitCode.TIME_LIMIT,
-        "infeasible": ExitCode.INFEASIBLE,
-        "unbounded": ExitCode.INFEASIBLE,
-        "infeasible_or_unbounded": ExitCode.INFEASIBLE,
-    }.get(solution.status, ExitCode.FAILURE)
+    status = solution.status
+    if status.is_optimal:
+        return ExitCode.OPTIMAL
+    if status.is_limit:
+        return ExitCode.TIME_LIMIT
+    if status.is_infeasible:
+        return ExitCode.INFEASIBLE
+    return ExitCode.FAILURE
 
 
 def _no_solution(solution) -> OptimizerError:
-    if solution.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
+    if solution.status.is_infeasible:
         return InfeasibleError(solution.explanation or f"the plan is {solution.status}")
-    if solution.status in ("time_limit", "iteration_limit"):
+    if solution.status.is_limit:
         err = OptimizerError(f"{solution.status.replace('_', ' ')} reached before HiGHS found a feasible plan; "
                              "nothing written")
         err.exit_code = ExitCode.TIME_LIMIT

@@ -11,19 +11,21 @@ import numpy as np
 
 from optimizer.checks import filter_matches
 from optimizer.data import ModelData
-from optimizer.model.lp import Formulation
-from optimizer.solve import SolveResult
+from optimizer.model.lp import Formulation, StandardForm
+from optimizer.solve import SolverSession, SolveStatus
 from optimizer.spec import Scenario
 
 MAX_ITEMS = 12
 
 
-def explain_failure(status: str, form: Formulation, result: SolveResult, scenario: Scenario) -> str:
-    """One paragraph naming what makes the plan infeasible or unbounded."""
+def explain_failure(status: SolveStatus, form: Formulation, session: SolverSession, problem: StandardForm,
+                    scenario: Scenario) -> str:
+    """One paragraph naming what makes the plan infeasible or unbounded (constraints an extension
+    added are named by their Pyomo names)."""
     try:
-        if status == "unbounded":
-            return "the plan is unbounded: " + _unbounded(form, result)
-        return "the plan is infeasible: " + _infeasible(form, result, scenario)
+        if status == SolveStatus.UNBOUNDED:
+            return "the plan is unbounded: " + _unbounded(form, session)
+        return "the plan is infeasible: " + _infeasible(form, session, problem, scenario)
     except Exception as exc:  # noqa: BLE001 - an explanation must never hide the status itself
         return f"the plan is {status.replace('_', ' ')} (no detailed explanation: {exc})"
 
@@ -47,25 +49,11 @@ def _scenarios(d: ModelData, node: int) -> str:
     return ("scenario " if len(members) == 1 else "scenarios ") + ", ".join(members)
 
 
-def _iis(result: SolveResult) -> tuple[list[int], list[int]]:
-    h = result.highs
-    h.setOptionValue("iis_strategy", 6)  # from an elastic LP, made irreducible (PERF-FACTS)
-    h.setOptionValue("iis_time_limit", 30.0)
-    status, iis = h.getIis()
-    rows = [int(r) for r in iis.row_index_]
-    cols = [int(c) for c in iis.col_index_]
-    if result.row_map is not None:
-        rows = [int(result.row_map[r]) for r in rows]
-    if result.col_map is not None:
-        cols = [int(result.col_map[c]) for c in cols]
-    return rows, cols
-
-
-def _infeasible(form: Formulation, result: SolveResult, sc: Scenario) -> str:
+def _infeasible(form: Formulation, session: SolverSession, problem: StandardForm, sc: Scenario) -> str:
     d = form.data
     lp = form.lp
-    rows, cols = _iis(result)
-    parts: list[str] = []
+    rows, cols = session.irreducible_infeasible_subset()
+    parts: list[str] = [f"your constraint {problem.extra_rows[r - lp.n_rows]}" for r in rows if r >= lp.n_rows]
     materials: dict[int, int] = {}  # material -> latest node involved
     for r in rows:
         hit = _where(form, r, lp.rows)
@@ -154,18 +142,12 @@ def _hard_targets(d: ModelData) -> list[str]:
     return [f"{d.materials[m]} hard target" for m in np.flatnonzero(d.hard_target)]
 
 
-def _unbounded(form: Formulation, result: SolveResult) -> str:
+def _unbounded(form: Formulation, session: SolverSession) -> str:
     d = form.data
     lp = form.lp
-    h = result.highs
-    _, has_ray, ray = h.getPrimalRay()
+    ray = session.primal_ray()
     parts = []
-    if has_ray:
-        ray = np.asarray(ray, dtype=float)
-        if result.col_map is not None:
-            full = np.zeros(lp.n_cols)
-            full[result.col_map] = ray
-            ray = full
+    if ray is not None:
         for name in ("surplus", "buy", "process"):
             fam = lp.vars[name]
             moving = np.flatnonzero(np.abs(ray[fam.cols]) > 1e-9)

@@ -8,22 +8,24 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from optimizer.checks import validate
 from optimizer.data import build_data
 from optimizer.explain import explain_failure
+from optimizer.extension import Extension
 from optimizer.numerics import coefficient_warnings
 from optimizer.loader import read_yaml
-from optimizer.model.lp import formulate
+from optimizer.model.lp import Formulation, StandardForm, formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
-from optimizer.solve import Route, SolverOptions, highs_version, solve_lp
+from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus, highs_version
 from optimizer.spec import Scenario
 
 if TYPE_CHECKING:
     from optimizer.results import Solution
 
 Progress = Callable[[str, float], None]
+Route = Literal["direct", "pyomo"]
 
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path | None = None) -> Scenario:
@@ -38,13 +40,17 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path
     return scenario
 
 
-def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None, route: Route = "auto",
+def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None,
           progress: Progress | None = None, baseline: str | Path | None = None,
-          stability_gap: float = 0.001) -> Solution:
+          stability_gap: float = 0.001, extension: Extension | str | Path | None = None,
+          route: Route = "direct") -> Solution:
     """Solve a scenario (a validated Scenario or a plain dict) and return the Solution.
 
     With `baseline` (a result folder), a second LP picks, among plans within `stability_gap`
-    (relative) of the optimum, the one whose purchases are closest (L1) to the baseline's.
+    (relative) of the optimum, the cheapest of those whose purchases are closest (L1) to the
+    baseline's. With `extension` (a function `extend(model, data)` or a Python file defining one),
+    the labelled Pyomo model is built, extended and solved; `route="pyomo"` builds that model
+    without an extension (same bytes as the default fast route).
     """
     if not isinstance(scenario, Scenario):
         scenario = validate(scenario)
@@ -60,29 +66,105 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
         clock = time.perf_counter()
         form = formulate(data)
         timings["formulate"] = time.perf_counter() - clock
-        report("build", timings["data"] + timings["formulate"])
-        result = solve_lp(form.lp, options, route=route, name=scenario.name, meanwhile=import_output_stage)
+        problem = _problem(form, scenario, extension, route, timings)
+        report("build", timings["data"] + timings["formulate"] + timings.get("build_pyomo", 0.0))
+        session = SolverSession(problem, options)
+        result = session.solve(meanwhile=import_output_stage)
     finally:
         if gc_was_enabled:
             gc.enable()
     timings.update(result.timings)
     report("solve", result.timings.get("solve", 0.0))
     stability = None
-    if baseline is not None and result.status == "optimal":
-        result, stability = _stabilize(form, result, baseline, stability_gap, options, route, scenario.name)
-        timings["stability_solve"] = result.timings.get("solve", 0.0)
+    if baseline is not None and result.status == SolveStatus.OPTIMAL:
+        from optimizer.stability import read_baseline, stable_replan
+
+        result, stability = stable_replan(form, result, read_baseline(baseline), stability_gap, options)
+        stability["baseline"] = str(baseline)
+        timings["stability_solve"] = result.timings["stability_solve"]
         report("replan", timings["stability_solve"])
+    return finish(form, session, problem, result, scenario, timings, stability=stability)
+
+
+def build_model(scenario: Scenario | dict[str, Any]):
+    """The labelled Pyomo model of a scenario (`m.buy["cn-dy", "2027-01", "embargo"]`, sets SOURCES,
+    PERIODS, SCENARIOS, ...; docs/extensions.md), to inspect or to extend and solve with
+    `solve_model`."""
+    from optimizer.model.pyomo_model import build_model as build
+
+    if not isinstance(scenario, Scenario):
+        scenario = validate(scenario)
+    return build(formulate(build_data(scenario)), scenario)
+
+
+def solve_model(model, options: SolverOptions | None = None) -> Solution:
+    """Solve a model made by `build_model` (and changed by you): constraints, variables and
+    objective terms you added take part; the results are in the scenario's terms."""
+    from optimizer.model.pyomo_model import model_link
+
+    link = model_link(model)
+    timings: dict[str, float] = {}
     clock = time.perf_counter()
+    problem = compile_extended(model, None)
+    timings["compile_pyomo"] = time.perf_counter() - clock
+    session = SolverSession(problem, options)
+    result = session.solve()
+    timings.update(result.timings)
+    return finish(link.form, session, problem, result, link.scenario, timings)
+
+
+def _problem(form: Formulation, scenario: Scenario, extension: Extension | str | Path | None, route: Route,
+             timings: dict[str, float]) -> StandardForm:
+    """What the solver gets: the fast route's arrays, or the (extended) labelled Pyomo model compiled."""
+    if extension is None and route == "direct":
+        clock = time.perf_counter()
+        problem = form.lp.standard_form()
+        timings["matrix"] = time.perf_counter() - clock
+        return problem
+    from optimizer.extension import apply_extension, load_extension
+    from optimizer.model.pyomo_model import build_model
+
+    clock = time.perf_counter()
+    model = build_model(form, scenario)
+    if extension is not None:
+        fn = load_extension(extension) if isinstance(extension, (str, Path)) else extension
+        apply_extension(fn, model, form.data)
+    timings["build_pyomo"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    problem = compile_extended(model, extension)
+    timings["compile_pyomo"] = time.perf_counter() - clock
+    return problem
+
+
+def compile_extended(model, extension) -> StandardForm:
+    """compile_model, with what an extension broke named (nonlinear terms, a second objective)."""
+    from optimizer.extension import ExtensionError, describe
+    from optimizer.model.pyomo_model import compile_model
+
+    try:
+        return compile_model(model)
+    except Exception as exc:  # noqa: BLE001 - Pyomo's writers raise many kinds; name the extension
+        who = f"extension {describe(extension)}" if callable(extension) else \
+            f"extension {extension}" if extension is not None else "the model"
+        raise ExtensionError(f"{who} left a model that is not a linear program HiGHS can take: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def finish(form: Formulation, session: SolverSession, problem: StandardForm, result: SolveResult,
+           scenario: Scenario, timings: dict[str, float], stability: dict | None = None) -> Solution:
+    """The one place a Solution is made (CLI, Planner, sweep and watch): tables, summary, the
+    explanation of an infeasible or unbounded plan, warnings and run.json."""
     from optimizer.results import build_solution
 
-    solution = build_solution(form, result, scenario)
-    if result.status in ("infeasible", "unbounded", "infeasible_or_unbounded"):
-        solution.explanation = explain_failure(result.status, form, result, scenario)
-    if stability is not None:
-        solution.summary["stability"] = stability
-    timings["results"] = time.perf_counter() - clock
-    solution.run = run_info(result.info, timings, data)
-    solution.run["warnings"] = coefficient_warnings(form)
+    clock = time.perf_counter()
+    explanation = None
+    if result.status.is_infeasible:
+        explanation = explain_failure(result.status, form, session, problem, scenario)
+    run = run_info(result.info, timings, form.data)
+    run["warnings"] = coefficient_warnings(form)
+    solution = build_solution(form, result, scenario, explanation=explanation, run=run,
+                              extra_summary={"stability": stability} if stability is not None else None)
+    solution.run["timings_seconds"]["results"] = time.perf_counter() - clock
     return solution
 
 
@@ -99,28 +181,6 @@ def import_output_stage() -> None:
     csv_bytes(CodedTable({"key": np.array([1, 0]), "value": np.array([1.0, 2.0])}, {"key": ["a", "b"]})
               .ordered_by(["key"]).frame())
     package_versions()
-
-
-def _stabilize(form, first, baseline, gap, options, route, name):
-    """Re-solve for the plan closest to the baseline within the gap; keep the first solve's duals."""
-    import numpy as np
-
-    from optimizer.stability import baseline_targets, read_baseline, stability_lp
-
-    targets = baseline_targets(form, read_baseline(baseline))
-    second = solve_lp(stability_lp(form, first.objective, targets, gap), options, route=route, name=name)
-    if second.status != "optimal":
-        return first, {"baseline": str(baseline), "gap": gap, "status": second.status}
-    n = form.lp.n_cols
-    cost = np.concatenate(form.lp.cost)
-    buy = form.lp.vars["buy"]
-    prob = form.data.tree.prob[buy.node]
-    distance = float(prob @ np.abs(second.x[buy.cols] - targets))
-    before = float(prob @ np.abs(first.x[buy.cols] - targets))
-    first.x = second.x[:n]
-    first.objective = float(cost @ first.x)
-    first.timings["stability_solve"] = second.timings.get("solve", 0.0)
-    return first, {"baseline": str(baseline), "gap": gap, "l1_distance": distance, "l1_distance_optimal": before}
 
 
 @functools.cache

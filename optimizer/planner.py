@@ -1,8 +1,9 @@
 """Warm re-solves: build the model once, change coefficients in HiGHS in place, re-solve from the basis.
 
-The fast path talks to the `highspy.Highs` instance directly (PERF-FACTS: Pyomo's persistent
-interfaces cost ~8x the raw warm re-solve). The formulation stays the one in `model/lp.py`: an
-update re-formulates the changed scenario and pushes only the differing coefficients.
+Changes go through the solver session (`solve.SolverSession`), which keeps HiGHS's basis
+(PERF-FACTS: Pyomo's persistent interfaces cost ~8x the raw warm re-solve). The formulation stays
+the one in `model/lp.py`: an update re-formulates the changed scenario and pushes only the differing
+coefficients.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from optimizer.data import build_data
 from optimizer.errors import Problem, ScenarioError
 from optimizer.model.lp import formulate, purchase_cost
 from optimizer.overrides import PriceRow, price_series, replace_prices
-from optimizer.pipeline import run_info
-from optimizer.results import Solution, build_solution
-from optimizer.solve import SolverOptions, load_lp, run, same_structure, update_lp
+from optimizer.pipeline import finish
+from optimizer.results import Solution
+from optimizer.solve import SolverOptions, SolverSession
 from optimizer.spec import Scenario, _validate_series
 
 
@@ -45,7 +46,8 @@ class Planner:
         self.data = build_data(scenario)
         self.form = formulate(self.data)
         self.timings["formulate"] = time.perf_counter() - clock
-        self.loaded = load_lp(self.form.lp, self.options, route="direct", name=scenario.name)
+        self.problem = self.form.lp.standard_form()
+        self.session = SolverSession(self.problem, self.options)
         self._index_price_entries()
 
     def _index_price_entries(self) -> None:
@@ -65,12 +67,9 @@ class Planner:
 
     def solve(self) -> Solution:
         """Solve (warm after an update) and return the Solution."""
-        result = run(self.loaded, self.form.lp)
-        clock = time.perf_counter()
-        solution = build_solution(self.form, result, self.scenario)
-        timings = {**self.timings, **result.timings, "results": time.perf_counter() - clock}
-        solution.run = run_info(result.info, timings, self.data)
-        return solution
+        result = self.session.solve()
+        return finish(self.form, self.session, self.problem, result, self.scenario,
+                      {**self.timings, **result.timings})
 
     def update(self, scenario: Scenario) -> int:
         """Switch to a changed scenario. Same variables and rows (e.g. new prices, demands, capacities,
@@ -79,9 +78,11 @@ class Planner:
         clock = time.perf_counter()
         data = build_data(scenario)
         form = formulate(data)
-        if same_structure(self.form.lp, form.lp):
-            changes = update_lp(self.loaded, self.form.lp, form.lp)
-            self.data, self.form, self.scenario = data, form, scenario
+        if self.form.lp.same_structure(form.lp):
+            problem = form.lp.standard_form()
+            changes = self.session.update(problem)
+            self.data, self.form, self.scenario, self.problem = data, form, scenario, problem
+            self._index_price_entries()
             self.timings = {"update": time.perf_counter() - clock}
             return changes
         self.scenario = scenario
@@ -116,7 +117,7 @@ class Planner:
         """Fast path: only purchase columns of the repriced sources change (their objective cost and
         their budget and CVaR-cost coefficients); the LP arrays are kept equal to HiGHS's copy."""
         clock = time.perf_counter()
-        d, lp, h = self.data, self.form.lp, self.loaded.highs
+        d, lp = self.data, self.form.lp
         index = {sid: i for i, sid in enumerate(d.sources)}
         price = d.price.copy()
         for sid, values in series.items():
@@ -129,7 +130,7 @@ class Planner:
         landed, disc_cost = purchase_cost(data, e, n)
         cols = buy.cols[touched]
         cost = (1.0 - data.aversion) * tree.prob[n] * disc_cost
-        h.changeColsCost(len(cols), cols.astype(np.int32), cost)
+        self.session.set_costs(cols, cost)
         lp.cost[list(lp.vars).index("buy")][touched] = cost
         rows_all, cols_all, vals_all = lp.a_row[0], lp.a_col[0], lp.a_val[0]
         entries = self._price_entries[np.isin(cols_all[self._price_entries], cols)]
@@ -140,8 +141,7 @@ class Planner:
             is_budget = (rows_all[entries] >= budget.first) & (rows_all[entries] < budget.first + budget.size)
         values = np.where(is_budget, landed[local], -disc_cost[local])
         vals_all[entries] = values
-        for r, c, v in zip(rows_all[entries].tolist(), cols_all[entries].tolist(), values.tolist()):
-            h.changeCoeff(r, c, v)
+        self.session.set_coefficients(rows_all[entries], cols_all[entries], values)
         self.data = data
         self.form = dataclasses.replace(self.form, data=data)
         self.scenario = replace_prices(self.scenario, series)

@@ -17,17 +17,18 @@ import pandas as pd
 
 from optimizer.data import ModelData
 from optimizer.model.lp import Formulation, node_cost_coefs, spend_coefs
-from optimizer.solve import SolveResult
+from optimizer.solve import SolveResult, SolveStatus
 from optimizer.spec import Scenario
 
 ZERO = 1e-9
 
 
-@dataclass
+@dataclass(frozen=True)
 class Solution:
-    """A solved plan: status, headline figures, and the result tables as DataFrames."""
+    """A solved plan: status, headline figures, and the result tables as DataFrames. Built once, by
+    `pipeline.finish`, and not changed afterwards."""
 
-    status: str
+    status: SolveStatus
     objective: float | None
     summary: dict
     purchases: pd.DataFrame
@@ -77,19 +78,22 @@ def _clean(values: np.ndarray) -> np.ndarray:
     return np.where(np.abs(values) < ZERO, 0.0, values) + 0.0
 
 
-def build_solution(form: Formulation, result: SolveResult, scenario: Scenario) -> Solution:
-    """Turn solver output into tables and a summary (no solution: empty tables)."""
+def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *, explanation: str | None = None,
+                   run: dict | None = None, extra_summary: dict | None = None) -> Solution:
+    """Turn solver output into tables and a summary (no solution: empty tables); `extra_summary`
+    entries are added to summary.json (e.g. `stability`)."""
     d = form.data
-    usable = result.has_solution and result.status in ("optimal", "time_limit", "iteration_limit")
+    run = run if run is not None else {}
+    usable = result.has_solution and (result.status.is_optimal or result.status.is_limit)
     if not usable:
         empty = pd.DataFrame()
         summary = {
             "name": d.name,
-            "status": result.status,
+            "status": str(result.status),
             "objective": None,
             "scenario_sha256": scenario_sha256(scenario),
         }
-        return Solution(result.status, None, summary, empty, empty, empty, empty, empty, scenario)
+        return Solution(result.status, None, summary, empty, empty, empty, empty, empty, scenario, run, explanation)
     x = result.x
     costs = scenario_costs(form, x)
     cash = scenario_cash(form, x)
@@ -100,8 +104,9 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario) -
     prices = prices_table(form, result.row_dual)
     summary = summarize(form, result, costs, cash, purchases, processing, expansion, stockpile, scenario)
     summary["marginal_values"] = marginal_values(form, result)
+    summary.update(extra_summary or {})
     return Solution(result.status, summary["objective"], summary, purchases.frame(), stockpile.frame(),
-                    processing.frame(), expansion.frame(), prices.frame(), scenario)
+                    processing.frame(), expansion.frame(), prices.frame(), scenario, run, explanation)
 
 
 def scenario_costs(form: Formulation, x: np.ndarray) -> np.ndarray:
@@ -387,7 +392,7 @@ def summarize(form: Formulation, result: SolveResult, costs: np.ndarray, cash: n
         }
     return {
         "name": d.name,
-        "status": result.status,
+        "status": str(result.status),
         "objective": float(result.objective) if result.objective is not None else None,
         "expected_cost": expected,
         "cvar": risk,

@@ -1,55 +1,87 @@
-"""The only module that names HiGHS: hand the LP over in memory, solve, map the status.
+"""The solver boundary: the only module that names HiGHS (highspy).
 
-Two hand-off routes give the same LP: `pyomo` builds the Pyomo model and compiles it with Pyomo's
-linear standard-form compiler; `direct` passes the formulation's arrays straight to highspy.
+A `SolverSession` holds one LP (or MILP) in HiGHS, in the formulation's column and row order, and
+offers what the rest of the tool needs: solve (cold, or warm from the last basis), fix and free
+columns, change costs, bounds and coefficients, duals, cost ranging, an irreducible infeasible
+subset, a primal ray, and MIP options. `SolveStatus` is the one table from HiGHS's model status to
+ours. Nothing outside this module sees a `Highs` object.
+
+Canonical optimum. An LP often has several optimal plans (and several sets of shadow prices), and
+which one the simplex method ends at depends on where it starts: a warm re-solve, a sweep variant
+solved after another and a cold run would otherwise disagree. The session therefore solves a
+slightly perturbed copy of the LP whose optimal basis is unique (every cost raised and every finite
+bound widened by a deterministic pseudo-random amount of relative size `PERTURBATION`), then
+restores the exact data and finishes from that basis with a cleared solver state. Whatever the
+start, the finish is the same, so the plan and its duals are the same bytes; the objective and every
+value are those of the exact LP (measured in benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import highspy
 import numpy as np
 
-from optimizer.model.lp import LinearProgram
+from optimizer.model.lp import StandardForm, csc
 
-Route = Literal["auto", "pyomo", "direct"]
+#: Relative size of the perturbation that makes the optimal basis unique (see the module docstring).
+#: 1e-7 was too small (HiGHS's tolerances swallowed it: warm and cold ended at different bases on
+#: scenarios/china-embargo.yaml); 1e-6 gave identical bases and duals.
+PERTURBATION = 1e-6
 
-#: `auto` builds the Pyomo model up to this many columns (it costs little there) and hands larger
-#: LPs straight from the formulation's arrays (Pyomo's build and compile then dominate: benchmarks/).
-AUTO_PYOMO_MAX_COLUMNS = 20_000
+_INF = highspy.kHighsInf
 
-#: HiGHS model status -> our status (one table, as linopy's CONDITION_MAP).
-STATUS = {
-    "kOptimal": "optimal",
-    "kInfeasible": "infeasible",
-    "kUnbounded": "unbounded",
-    "kUnboundedOrInfeasible": "infeasible_or_unbounded",
-    "kTimeLimit": "time_limit",
-    "kIterationLimit": "iteration_limit",
-    "kObjectiveBound": "error",
-    "kObjectiveTarget": "error",
-    "kSolutionLimit": "error",
-    "kInterrupt": "interrupted",
-    "kMemoryLimit": "error",
-    "kModelEmpty": "optimal",
-    "kNotset": "error",
-    "kLoadError": "error",
-    "kModelError": "error",
-    "kPresolveError": "error",
-    "kSolveError": "error",
-    "kPostsolveError": "error",
-    "kUnknown": "error",
+
+class SolveStatus(enum.StrEnum):
+    """What a solve ended with, in our words (written as text in summary.json)."""
+
+    OPTIMAL = "optimal"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    INFEASIBLE_OR_UNBOUNDED = "infeasible_or_unbounded"
+    TIME_LIMIT = "time_limit"
+    ITERATION_LIMIT = "iteration_limit"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+    @property
+    def is_optimal(self) -> bool:
+        return self is SolveStatus.OPTIMAL
+
+    @property
+    def is_limit(self) -> bool:
+        """Stopped by a limit: a feasible plan may exist but is not proven optimal."""
+        return self in (SolveStatus.TIME_LIMIT, SolveStatus.ITERATION_LIMIT)
+
+    @property
+    def is_infeasible(self) -> bool:
+        """No plan exists (infeasible) or the cost can fall without end (unbounded)."""
+        return self in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED)
+
+
+#: HiGHS model status -> ours (one table, as linopy's CONDITION_MAP).
+_MODEL_STATUS = {
+    highspy.HighsModelStatus.kOptimal: SolveStatus.OPTIMAL,
+    highspy.HighsModelStatus.kModelEmpty: SolveStatus.OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: SolveStatus.INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: SolveStatus.UNBOUNDED,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE_OR_UNBOUNDED,
+    highspy.HighsModelStatus.kTimeLimit: SolveStatus.TIME_LIMIT,
+    highspy.HighsModelStatus.kIterationLimit: SolveStatus.ITERATION_LIMIT,
+    highspy.HighsModelStatus.kInterrupt: SolveStatus.INTERRUPTED,
+    highspy.HighsModelStatus.kHighsInterrupt: SolveStatus.INTERRUPTED,
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class SolverOptions:
     """Options that reach HiGHS. Dual simplex without presolve is the measured default on this LP
     (benchmarks/highs_options.py: presolve off was 30 % faster at small and medium and 12 % at large,
@@ -61,23 +93,39 @@ class SolverOptions:
     verbose: bool = False
     solver: str = "simplex"
     presolve: str = "off"
+    mip_gap: float = 1e-4
+    """Relative MIP gap at which HiGHS stops (SPEC 4.5; HiGHS's own default)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SolveResult:
-    """What came back: status, primal values and row duals in LP order, and the solver's own figures."""
+    """What came back, in the formulation's column and row order (no solver objects)."""
 
-    status: str
+    status: SolveStatus
     objective: float | None
     x: np.ndarray | None
-    row_dual: np.ndarray | None
-    has_solution: bool
-    col_dual: np.ndarray | None = None  # reduced costs in LP column order
+    """Primal values, or None when HiGHS holds no feasible point."""
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+    """Reduced costs."""
+    mip_gap: float | None = None
+    mip_bound: float | None = None
+    """Best bound of a MILP (None for an LP)."""
     info: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
-    highs: highspy.Highs | None = None
-    col_map: np.ndarray | None = None  # HiGHS column -> LP column (None: identity)
-    row_map: np.ndarray | None = None
+
+    @property
+    def has_solution(self) -> bool:
+        return self.x is not None
+
+
+@dataclass(frozen=True)
+class CostRanging:
+    """For every column, the cost interval [down, up] over which the current basis stays optimal
+    (HiGHS's ranging; +-inf where unbounded), in the LP's own (weighted, discounted) cost units."""
+
+    down: np.ndarray
+    up: np.ndarray
 
 
 def highs_version() -> str:
@@ -85,180 +133,379 @@ def highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-@dataclass
-class LoadedModel:
-    """A HiGHS instance holding the LP, with the maps from its columns/rows to the LP's (None: identity)."""
-
-    highs: highspy.Highs
-    options: SolverOptions
-    route: str
-    col_map: np.ndarray | None = None
-    row_map: np.ndarray | None = None
-    timings: dict = field(default_factory=dict)
+def _to_highs(values: np.ndarray) -> np.ndarray:
+    """NumPy infinities -> HiGHS's, as float64."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isposinf(values), _INF, np.where(np.isneginf(values), -_INF, values))
 
 
-def load_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "auto",
-            name: str = "stockpile") -> LoadedModel:
-    """Hand `lp` to a new HiGHS instance in memory, by `route`."""
-    options = options or SolverOptions()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(options.verbose))
-    h.setOptionValue("solver", options.solver)
-    h.setOptionValue("presolve", options.presolve)
-    if options.time_limit is not None:
-        h.setOptionValue("time_limit", float(options.time_limit))
-    if options.threads is not None:
-        h.setOptionValue("threads", int(options.threads))
-    if route == "auto":
-        route = "pyomo" if lp.n_cols <= AUTO_PYOMO_MAX_COLUMNS else "direct"
-    loaded = LoadedModel(h, options, route)
-    if route == "pyomo":
-        from optimizer.model.pyomo_model import to_pyomo
-
-        clock = time.perf_counter()
-        model, columns = to_pyomo(lp, name)
-        loaded.timings["build_pyomo"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        loaded.col_map, loaded.row_map = _pass_pyomo(h, model, columns, lp)
-        loaded.timings["handoff"] = time.perf_counter() - clock
-    else:
-        clock = time.perf_counter()
-        _pass_arrays(h, *lp.arrays(), lp.n_rows, lp.n_cols)
-        loaded.timings["handoff"] = time.perf_counter() - clock
-    return loaded
+def _weights(n: int, salt: int) -> np.ndarray:
+    """Deterministic pseudo-random weights in [0.5, 1) (the same n gives the same weights)."""
+    return 0.5 + 0.5 * np.random.default_rng(20261130 + salt).random(n)
 
 
-def run(loaded: LoadedModel, lp: LinearProgram, meanwhile: Callable[[], None] | None = None) -> SolveResult:
-    """Run HiGHS (warm if it was run before) and return values in LP column/row order.
+class SolverSession:
+    """One LP or MILP held in HiGHS between solves.
 
-    `meanwhile` runs on this thread while HiGHS solves on its own (HiGHS needs no Python while it
-    runs, so on a machine with a spare core the two overlap: the CLI imports its output stage there).
+    Every index a method takes or returns is in the order of the `StandardForm` it was made from.
+    The session keeps the exact data; HiGHS may hold the perturbed copy between solves (see the
+    module docstring), which is why changes go through these methods and never to HiGHS directly.
     """
-    h, options = loaded.highs, loaded.options
-    clock = time.perf_counter()
-    with _stdout_to_stderr(options.verbose):
-        _run_interruptible(h, meanwhile)
-        status = _status(h)
-        if status == "infeasible_or_unbounded":
-            h.setOptionValue("presolve", "off")
-            _run_interruptible(h)
-            h.setOptionValue("presolve", options.presolve)
-            status = _status(h)
-    if status == "interrupted":
-        raise KeyboardInterrupt
-    timings = dict(loaded.timings)
-    timings["solve"] = time.perf_counter() - clock
-    info = h.getInfo()
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    x = row_dual = col_dual = None
-    objective = None
-    if has_solution:
-        sol = h.getSolution()
-        x_h = np.asarray(sol.col_value, dtype=float)
-        dual_h = np.asarray(sol.row_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumRow())
-        reduced_h = np.asarray(sol.col_dual, dtype=float) if sol.dual_valid else np.zeros(h.getNumCol())
-        if loaded.col_map is None:
-            x, row_dual, col_dual = x_h, dual_h, reduced_h
+
+    def __init__(self, problem: StandardForm, options: SolverOptions | None = None, canonical: bool = True):
+        self.options = options or SolverOptions()
+        self.canonical = canonical
+        self.n_cols, self.n_rows = problem.n_cols, problem.n_rows
+        self._cost = np.array(problem.cost, dtype=float)
+        self._col_lo = np.array(problem.col_lo, dtype=float)
+        self._col_hi = np.array(problem.col_hi, dtype=float)
+        self._row_lo = np.array(problem.row_lo, dtype=float)
+        self._row_hi = np.array(problem.row_hi, dtype=float)
+        self._free_lo = self._col_lo.copy()
+        self._free_hi = self._col_hi.copy()
+        self._integer = (np.zeros(self.n_cols, dtype=bool) if problem.integer is None
+                         else np.asarray(problem.integer, dtype=bool).copy())
+        self._cost_weight = _weights(self.n_cols, 1)
+        self._col_weight = _weights(self.n_cols, 2)
+        self._row_weight = _weights(self.n_rows, 3)
+        self._perturbed = False  # what HiGHS holds now
+        self._solved = False
+        self.timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(self.options.verbose))
+        h.setOptionValue("solver", self.options.solver)
+        h.setOptionValue("presolve", self.options.presolve)
+        h.setOptionValue("mip_rel_gap", float(self.options.mip_gap))
+        if self.options.time_limit is not None:
+            h.setOptionValue("time_limit", float(self.options.time_limit))
+        if self.options.threads is not None:
+            h.setOptionValue("threads", int(self.options.threads))
+        status = h.passModel(
+            int(self.n_cols), int(self.n_rows), int(len(problem.values)), 1, 1, float(problem.offset),
+            _to_highs(self._cost), _to_highs(self._col_lo), _to_highs(self._col_hi),
+            _to_highs(self._row_lo), _to_highs(self._row_hi),
+            np.ascontiguousarray(problem.indptr[:-1], dtype=np.int32),
+            np.ascontiguousarray(problem.indices, dtype=np.int32),
+            np.ascontiguousarray(problem.values, dtype=np.float64),
+            self._integer.astype(np.int32),
+        )
+        if status == highspy.HighsStatus.kError:
+            raise RuntimeError("HiGHS rejected the model")
+        self._h = h
+        self._matrix = problem
+        self.timings["handoff"] = time.perf_counter() - clock
+
+    # --- what the session holds -------------------------------------------------------------
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(self._integer.any())
+
+    @property
+    def cost(self) -> np.ndarray:
+        """The exact objective coefficients (read-only view)."""
+        view = self._cost.view()
+        view.flags.writeable = False
+        return view
+
+    def _perturbed_data(self) -> tuple[np.ndarray, ...]:
+        """Costs raised by PERTURBATION * scale * w (columns with a finite lower bound only: a free
+        column's cost is left alone so no new unbounded direction appears); finite bounds widened by
+        PERTURBATION * max(1, |bound|) * w. Fixed columns stay fixed."""
+        nz = np.abs(self._cost[self._cost != 0])
+        typical = float(np.median(nz)) if len(nz) else 1.0
+        scale = np.maximum(np.abs(self._cost), typical)
+        cost = self._cost + np.where(np.isfinite(self._col_lo), PERTURBATION * scale * self._cost_weight, 0.0)
+        fixed = self._col_lo == self._col_hi
+        col_lo = np.where(fixed, self._col_lo, self._widen(self._col_lo, -self._col_weight))
+        col_hi = np.where(fixed, self._col_hi, self._widen(self._col_hi, self._col_weight[::-1]))
+        row_lo = self._widen(self._row_lo, -self._row_weight)
+        row_hi = self._widen(self._row_hi, self._row_weight[::-1])
+        return cost, col_lo, col_hi, row_lo, row_hi
+
+    @staticmethod
+    def _widen(bound: np.ndarray, sign_weight: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(bound)
+        step = PERTURBATION * np.maximum(1.0, np.abs(np.where(finite, bound, 0.0))) * sign_weight
+        return np.where(finite, bound + step, bound)
+
+    def _load(self, perturbed: bool) -> None:
+        """Make HiGHS hold the exact or the perturbed data (costs and bounds; the matrix is shared)."""
+        if perturbed == self._perturbed:
+            return
+        data = self._perturbed_data() if perturbed else (self._cost, self._col_lo, self._col_hi,
+                                                           self._row_lo, self._row_hi)
+        cost, col_lo, col_hi, row_lo, row_hi = data
+        cols = np.arange(self.n_cols, dtype=np.int32)
+        rows = np.arange(self.n_rows, dtype=np.int32)
+        h = self._h
+        if self.n_cols:
+            h.changeColsCost(self.n_cols, cols, _to_highs(cost))
+            h.changeColsBounds(self.n_cols, cols, _to_highs(col_lo), _to_highs(col_hi))
+        if self.n_rows:
+            h.changeRowsBounds(self.n_rows, rows, _to_highs(row_lo), _to_highs(row_hi))
+        self._perturbed = perturbed
+
+    # --- changes ----------------------------------------------------------------------------
+
+    def set_costs(self, cols: np.ndarray, values: np.ndarray) -> None:
+        cols = np.asarray(cols, dtype=np.int64)
+        self._cost[cols] = values
+        self._push_cols(cols)
+
+    def set_column_bounds(self, cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Change bounds for good (also what `free_columns` returns to)."""
+        cols = np.asarray(cols, dtype=np.int64)
+        self._col_lo[cols], self._col_hi[cols] = lo, hi
+        self._free_lo[cols], self._free_hi[cols] = lo, hi
+        self._push_cols(cols)
+
+    def fix_columns(self, cols: np.ndarray, values: np.ndarray) -> None:
+        """Fix columns at values (e.g. decisions already executed); `free_columns` undoes it."""
+        cols = np.asarray(cols, dtype=np.int64)
+        self._col_lo[cols] = values
+        self._col_hi[cols] = values
+        self._push_cols(cols)
+
+    def free_columns(self, cols: np.ndarray) -> None:
+        """Give fixed columns their own bounds back."""
+        cols = np.asarray(cols, dtype=np.int64)
+        self._col_lo[cols] = self._free_lo[cols]
+        self._col_hi[cols] = self._free_hi[cols]
+        self._push_cols(cols)
+
+    def set_row_bounds(self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        self._row_lo[rows], self._row_hi[rows] = lo, hi
+        if not len(rows):
+            return
+        if self._perturbed:
+            _, _, _, row_lo, row_hi = self._perturbed_data()
+            lo, hi = row_lo[rows], row_hi[rows]
         else:
-            lo, hi = lp.arrays()[1:3]
-            x = np.clip(np.zeros(lp.n_cols), lo, hi)
-            x[loaded.col_map] = x_h
-            col_dual = np.zeros(lp.n_cols)
-            col_dual[loaded.col_map] = reduced_h
-            row_dual = np.zeros(lp.n_rows)
-            np.add.at(row_dual, loaded.row_map, dual_h)
-        objective = float(info.objective_function_value)
-    return SolveResult(
-        status=status,
-        objective=objective,
-        x=x,
-        row_dual=row_dual,
-        col_dual=col_dual,
-        has_solution=has_solution,
-        info={
-            "highs_version": highs_version(),
-            "model_status": h.modelStatusToString(h.getModelStatus()),
-            "simplex_iterations": int(info.simplex_iteration_count),
-            "ipm_iterations": int(info.ipm_iteration_count),
-            "highs_run_time": float(h.getRunTime()),
-            "max_primal_infeasibility": float(info.max_primal_infeasibility),
-            "max_dual_infeasibility": float(info.max_dual_infeasibility),
-            "solver": options.solver,
-            "presolve": options.presolve,
-            "threads": options.threads,
-            "route": loaded.route,
-            "columns": int(h.getNumCol()),
-            "rows": int(h.getNumRow()),
-            "nonzeros": int(h.getNumNz()),
-        },
-        timings=timings,
-        highs=h,
-        col_map=loaded.col_map,
-        row_map=loaded.row_map,
-    )
+            lo, hi = self._row_lo[rows], self._row_hi[rows]
+        self._h.changeRowsBounds(len(rows), rows.astype(np.int32), _to_highs(lo), _to_highs(hi))
 
+    def set_coefficients(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        """Change matrix entries (a new position adds one); the session's copy follows."""
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        values = np.asarray(values, dtype=float)
+        if not len(rows):
+            return
+        for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist()):
+            self._h.changeCoeff(int(r), int(c), float(v))
+        m = self._matrix
+        found = np.zeros(len(rows), dtype=bool)
+        position = np.zeros(len(rows), dtype=np.int64)
+        for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
+            start, stop = int(m.indptr[c]), int(m.indptr[c + 1])
+            j = start + int(np.searchsorted(m.indices[start:stop], r))
+            if j < stop and m.indices[j] == r:
+                found[i], position[i] = True, j
+        if found.all():
+            new_values = m.values.copy()
+            new_values[position] = values
+            self._matrix = dataclasses.replace(m, values=new_values)
+        else:  # a new position: rebuild the compressed columns with it
+            r0, c0, v0 = m.entries()
+            keep = np.ones(len(v0), dtype=bool)
+            keep[position[found]] = False
+            indptr, indices, vals = csc(np.concatenate([r0[keep], rows]), np.concatenate([c0[keep], cols]),
+                                        np.concatenate([v0[keep], values]), self.n_cols)
+            self._matrix = dataclasses.replace(m, indptr=indptr, indices=indices, values=vals)
 
-def solve_lp(lp: LinearProgram, options: SolverOptions | None = None, route: Route = "auto",
-             name: str = "stockpile", meanwhile: Callable[[], None] | None = None) -> SolveResult:
-    """Build the solver's copy of `lp` (by `route`), run HiGHS (and `meanwhile()` beside it, see
-    `run`), return values in LP column/row order."""
-    return run(load_lp(lp, options, route, name), lp, meanwhile)
+    def set_integrality(self, cols: np.ndarray, integer: bool) -> None:
+        """Make columns integer (True) or continuous (False): relax or restore a MILP."""
+        cols = np.asarray(cols, dtype=np.int64)
+        self._integer[cols] = integer
+        if len(cols):
+            kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+            self._h.changeColsIntegrality(len(cols), cols.astype(np.int32),
+                                          np.array([kind] * len(cols)))
 
+    def _push_cols(self, cols: np.ndarray) -> None:
+        if not len(cols):
+            return
+        if self._perturbed:
+            cost, col_lo, col_hi, _, _ = self._perturbed_data()
+        else:
+            cost, col_lo, col_hi = self._cost, self._col_lo, self._col_hi
+        c32 = cols.astype(np.int32)
+        self._h.changeColsCost(len(cols), c32, _to_highs(cost[cols]))
+        self._h.changeColsBounds(len(cols), c32, _to_highs(col_lo[cols]), _to_highs(col_hi[cols]))
 
-def same_structure(old: LinearProgram, new: LinearProgram) -> bool:
-    """True when `new` has the same columns and rows as `old` (coefficients may differ)."""
-    if (old.n_cols, old.n_rows) != (new.n_cols, new.n_rows) or list(old.vars) != list(new.vars):
-        return False
-    if list(old.rows) != list(new.rows):
-        return False
-    return all(np.array_equal(old.vars[k].entity, new.vars[k].entity) and np.array_equal(old.vars[k].node,
-               new.vars[k].node) for k in old.vars) and all(
-        old.rows[k].size == new.rows[k].size for k in old.rows)
+    def update(self, new: StandardForm) -> int:
+        """Push every difference between the session's problem and `new` (same columns and rows:
+        a changed scenario of the same structure); returns how many numbers changed. The basis is
+        kept, so the next solve starts from it."""
+        if (new.n_cols, new.n_rows) != (self.n_cols, self.n_rows):
+            raise ValueError("update needs a problem of the same size")
+        changes = 0
+        cols = np.flatnonzero((self._cost != new.cost) | (self._free_lo != new.col_lo) | (self._free_hi != new.col_hi))
+        if len(cols):
+            self._cost[cols] = new.cost[cols]
+            self.set_column_bounds(cols, new.col_lo[cols], new.col_hi[cols])
+            changes += len(cols)
+        rows = np.flatnonzero((self._row_lo != new.row_lo) | (self._row_hi != new.row_hi))
+        if len(rows):
+            self.set_row_bounds(rows, new.row_lo[rows], new.row_hi[rows])
+            changes += len(rows)
+        rows, cols, values = self._matrix_changes(new)
+        self.set_coefficients(rows, cols, values)
+        self._matrix = new
+        return changes + len(rows)
 
+    def _matrix_changes(self, new: StandardForm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries that differ between the held matrix and `new`, keyed col * n_rows + row (an entry
+        missing on one side is 0 there)."""
+        keys, values = [], []
+        for prob in (self._matrix, new):
+            rows, cols, vals = prob.entries()
+            keys.append(cols * max(self.n_rows, 1) + rows)
+            values.append(vals)
+        every = np.union1d(keys[0], keys[1])
+        before, after = np.zeros(len(every)), np.zeros(len(every))
+        before[np.searchsorted(every, keys[0])] = values[0]
+        after[np.searchsorted(every, keys[1])] = values[1]
+        moved = np.flatnonzero(before != after)
+        cols, rows = np.divmod(every[moved], max(self.n_rows, 1))
+        return rows, cols, after[moved]
 
-def update_lp(loaded: LoadedModel, old: LinearProgram, new: LinearProgram) -> int:
-    """Push the differences between two LPs of the same structure into HiGHS in place (keeps the basis).
+    # --- solving ----------------------------------------------------------------------------
 
-    Only for the direct route (column and row order identical). Returns the number of changes.
-    """
-    if loaded.col_map is not None:
-        raise ValueError("in-place updates need the direct hand-off route")
-    h = loaded.highs
-    c0, lo0, hi0, rlo0, rhi0, *a0 = old.arrays()
-    c1, lo1, hi1, rlo1, rhi1, *a1 = new.arrays()
-    changes = 0
-    idx = np.flatnonzero(c0 != c1)
-    if len(idx):
-        h.changeColsCost(len(idx), idx.astype(np.int32), c1[idx])
-        changes += len(idx)
-    idx = np.flatnonzero((lo0 != lo1) | (hi0 != hi1))
-    if len(idx):
-        h.changeColsBounds(len(idx), idx.astype(np.int32), _inf(lo1[idx]), _inf(hi1[idx]))
-        changes += len(idx)
-    idx = np.flatnonzero((rlo0 != rlo1) | (rhi0 != rhi1))
-    if len(idx):
-        h.changeRowsBounds(len(idx), idx.astype(np.int32), _inf(rlo1[idx]), _inf(rhi1[idx]))
-        changes += len(idx)
-    # matrix entries keyed col * n_rows + row in both LPs; an entry missing on one side is 0 there
-    keys, values = [], []
-    for rows, cols, vals in (a0, a1):
-        indptr, r, v = csc(rows, cols, vals, new.n_cols)
-        c = np.repeat(np.arange(new.n_cols, dtype=np.int64), np.diff(indptr))
-        keys.append(c * new.n_rows + r)
-        values.append(v)
-    every = np.union1d(keys[0], keys[1])
-    before, after = np.zeros(len(every)), np.zeros(len(every))
-    before[np.searchsorted(every, keys[0])] = values[0]
-    after[np.searchsorted(every, keys[1])] = values[1]
-    moved = np.flatnonzero(before != after)
-    cols, rows = np.divmod(every[moved], new.n_rows)
-    for r, c, v in zip(rows.tolist(), cols.tolist(), after[moved].tolist()):
-        h.changeCoeff(r, c, v)
-    return changes + len(moved)
+    def solve(self, meanwhile: Callable[[], None] | None = None, canonical: bool | None = None) -> SolveResult:
+        """Solve, warm from the last basis if there is one, and return values in LP order.
 
+        `canonical` (default: the session's setting) finishes at the canonical optimum (module
+        docstring); without it the exact LP is solved directly (analytics that need only objective
+        values use that). `meanwhile` runs on this thread while HiGHS solves on its own (see
+        `_run_interruptible`). A MILP is solved to the session's gap; its duals come from the LP
+        with every integer column fixed at its value (SPEC 4.5).
+        """
+        canonical = self.canonical if canonical is None else canonical
+        h, clock = self._h, time.perf_counter()
+        iterations = 0
+        with _stdout_to_stderr(self.options.verbose):
+            if canonical and not self.is_mip:
+                self._load(perturbed=True)
+                _run_interruptible(h, meanwhile)
+                status = self._status()
+                iterations += int(h.getInfo().simplex_iteration_count)
+                if status is SolveStatus.OPTIMAL:
+                    basis = h.getBasis()
+                    h.clearSolver()
+                    self._load(perturbed=False)
+                    h.setBasis(basis)
+                    _run_interruptible(h)
+                    status = self._status()
+                    iterations += int(h.getInfo().simplex_iteration_count)
+                elif status.is_infeasible:
+                    self._load(perturbed=False)  # explanations (IIS, ray) read the exact LP
+            else:
+                self._load(perturbed=False)
+                _run_interruptible(h, meanwhile)
+                status = self._status()
+                iterations += int(h.getInfo().simplex_iteration_count)
+            if status is SolveStatus.INFEASIBLE_OR_UNBOUNDED and self.options.presolve != "off":
+                h.setOptionValue("presolve", "off")
+                _run_interruptible(h)
+                h.setOptionValue("presolve", self.options.presolve)
+                status = self._status()
+        if status is SolveStatus.INTERRUPTED:
+            raise KeyboardInterrupt
+        self._solved = True
+        seconds = time.perf_counter() - clock
+        info = h.getInfo()
+        x = row_dual = col_dual = None
+        objective = mip_gap = mip_bound = None
+        if info.primal_solution_status == 2:  # kSolutionStatusFeasible
+            sol = h.getSolution()
+            x = np.asarray(sol.col_value, dtype=float)
+            if self._perturbed:  # a limit hit inside the perturbed solve: report within exact bounds
+                x = np.clip(x, self._col_lo, self._col_hi)
+            if self.is_mip:
+                mip_gap, mip_bound = float(info.mip_gap), float(info.mip_dual_bound)
+                x, row_dual, col_dual = self._fixed_integer_lp(x)
+            elif sol.dual_valid:
+                row_dual = np.asarray(sol.row_dual, dtype=float)
+                col_dual = np.asarray(sol.col_dual, dtype=float)
+            else:
+                row_dual, col_dual = np.zeros(self.n_rows), np.zeros(self.n_cols)
+            objective = float(self._cost @ x) + self._matrix.offset
+        return SolveResult(
+            status=status,
+            objective=objective,
+            x=x,
+            row_dual=row_dual,
+            col_dual=col_dual,
+            mip_gap=mip_gap,
+            mip_bound=mip_bound,
+            info={
+                "highs_version": highs_version(),
+                "model_status": h.modelStatusToString(h.getModelStatus()),
+                "simplex_iterations": iterations,
+                "mip_nodes": int(info.mip_node_count) if self.is_mip else 0,
+                "highs_run_time": float(h.getRunTime()),
+                "max_primal_infeasibility": float(info.max_primal_infeasibility),
+                "max_dual_infeasibility": float(info.max_dual_infeasibility),
+                "solver": self.options.solver,
+                "presolve": self.options.presolve,
+                "threads": self.options.threads,
+                "canonical": bool(canonical and not self.is_mip),
+                "columns": int(h.getNumCol()),
+                "rows": int(h.getNumRow()),
+                "nonzeros": int(h.getNumNz()),
+            },
+            timings={**self.timings, "solve": seconds},
+        )
 
-def _inf(values: np.ndarray) -> np.ndarray:
-    return np.where(np.isinf(values), np.sign(values) * highspy.kHighsInf, values).astype(np.float64)
+    def _fixed_integer_lp(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The LP with every integer column fixed at its (rounded) MILP value, solved canonically:
+        its plan (the MILP's, continuous part at the canonical optimum given the integers) and its
+        duals, from which shadow prices and marginal values are read (SPEC 4.5)."""
+        ints = np.flatnonzero(self._integer)
+        values = np.round(x[ints])
+        lo, hi = self._col_lo.copy(), self._col_hi.copy()
+        lo[ints] = hi[ints] = values
+        m = self._matrix
+        fixed = StandardForm(self._cost, lo, hi, self._row_lo, self._row_hi, m.indptr, m.indices, m.values,
+                             None, m.offset)
+        result = SolverSession(fixed, dataclasses.replace(self.options, verbose=False)).solve()
+        if result.x is None or result.row_dual is None:
+            return x, np.zeros(self.n_rows), np.zeros(self.n_cols)
+        return result.x, result.row_dual, result.col_dual
+
+    def _status(self) -> SolveStatus:
+        return _MODEL_STATUS.get(self._h.getModelStatus(), SolveStatus.ERROR)
+
+    # --- what a solve can tell beyond the values ----------------------------------------------
+
+    def cost_ranging(self) -> CostRanging | None:
+        """Cost ranging of the last optimal LP solve (None if HiGHS cannot give it)."""
+        self._load(perturbed=False)
+        status, ranging = self._h.getRanging()
+        if status != highspy.HighsStatus.kOk or not ranging.valid:
+            return None
+        n = self.n_cols
+        down = np.asarray(ranging.col_cost_dn.value_, dtype=float)[:n]
+        up = np.asarray(ranging.col_cost_up.value_, dtype=float)[:n]
+        return CostRanging(np.where(down <= -_INF, -np.inf, down), np.where(up >= _INF, np.inf, up))
+
+    def irreducible_infeasible_subset(self, time_limit: float = 30.0) -> tuple[list[int], list[int]]:
+        """(rows, columns) of an irreducible infeasible subset of the exact LP (from an elastic LP,
+        made irreducible: PERF-FACTS), as LP indices."""
+        self._load(perturbed=False)
+        h = self._h
+        h.setOptionValue("iis_strategy", 6)
+        h.setOptionValue("iis_time_limit", float(time_limit))
+        _, iis = h.getIis()
+        return [int(r) for r in iis.row_index_], [int(c) for c in iis.col_index_]
+
+    def primal_ray(self) -> np.ndarray | None:
+        """A direction along which the cost falls without end (after an unbounded solve), or None."""
+        _, has_ray, ray = self._h.getPrimalRay()
+        return np.asarray(ray, dtype=float) if has_ray else None
 
 
 def _run_interruptible(h: highspy.Highs, meanwhile: Callable[[], None] | None = None) -> None:
@@ -282,84 +529,6 @@ def _run_interruptible(h: highspy.Highs, meanwhile: Callable[[], None] | None = 
             pass
         h.HandleUserInterrupt = False
         raise
-
-
-def _status(h: highspy.Highs) -> str:
-    text = str(h.getModelStatus()).split(".")[-1]
-    return STATUS.get(text, "error")
-
-
-def _pass_arrays(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, a_row, a_col, a_val,
-                 n_rows: int, n_cols: int) -> None:
-    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, *csc(a_row, a_col, a_val, n_cols), n_rows, 0.0)
-
-
-def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Triplets -> compressed columns (indptr, row indices, values), rows ascending within a column,
-    duplicates summed, zeros dropped. One stable sort on the key col * n_rows + row (half the time
-    of a two-key lexsort)."""
-    n_rows = int(rows.max()) + 1 if len(rows) else 1
-    key = cols.astype(np.int64) * n_rows + rows
-    order = np.argsort(key, kind="stable")
-    key, v = key[order], vals[order]
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    if not first.all():
-        v = np.bincount(np.cumsum(first) - 1, weights=v)
-        key = key[first]
-    keep = v != 0
-    c, r = np.divmod(key[keep], n_rows)
-    indptr = np.zeros(n_cols + 1, dtype=np.int64)
-    np.cumsum(np.bincount(c, minlength=n_cols), out=indptr[1:])
-    return indptr, r, v[keep]
-
-
-def _pass_csc(h: highspy.Highs, c, col_lo, col_hi, row_lo, row_hi, indptr: np.ndarray, indices: np.ndarray,
-              data: np.ndarray, n_rows: int, offset: float) -> None:
-    n_cols = len(indptr) - 1
-    status = h.passModel(
-        int(n_cols), int(n_rows), int(len(data)), 1, 1, float(offset),
-        np.ascontiguousarray(c, dtype=np.float64),
-        np.ascontiguousarray(col_lo, dtype=np.float64),
-        np.ascontiguousarray(col_hi, dtype=np.float64),
-        np.ascontiguousarray(row_lo, dtype=np.float64),
-        np.ascontiguousarray(row_hi, dtype=np.float64),
-        indptr[:-1].astype(np.int32), indices.astype(np.int32), data.astype(np.float64),
-        np.zeros(n_cols, dtype=np.int32),  # all continuous
-    )
-    if status == highspy.HighsStatus.kError:
-        raise RuntimeError("HiGHS rejected the model")
-
-
-def _pass_pyomo(h: highspy.Highs, model, columns: list, lp: LinearProgram) -> tuple[np.ndarray, np.ndarray]:
-    """Compile with Pyomo's standard-form compiler and pass to HiGHS; return (col map, row map)."""
-    from pyomo.common.gc_manager import PauseGC
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-
-    with PauseGC():
-        sf = LinearStandardFormCompiler().write(model, mixed_form=True, column_order=columns)
-    col_index = {id(v): j for j, v in enumerate(columns)}
-    col_map = np.fromiter((col_index[id(v)] for v in sf.columns), dtype=np.int64, count=len(sf.columns))
-    row_index = {}
-    for fam in lp.rows.values():
-        comp = model.component(fam.name)
-        for i in range(fam.size):
-            row_index[id(comp[i])] = fam.first + i
-    row_map = np.fromiter((row_index[id(con)] for con, _ in sf.rows), dtype=np.int64, count=len(sf.rows))
-    mult = np.fromiter((m for _, m in sf.rows), dtype=np.int64, count=len(sf.rows))
-    rhs = np.asarray(sf.rhs, dtype=float)
-    row_lo = np.where(mult >= 0, -np.inf, rhs)
-    row_hi = np.where(mult <= 0, np.inf, rhs)
-    row_lo = np.where(mult == 0, rhs, row_lo)
-    row_hi = np.where(mult == 0, rhs, row_hi)
-    col_lo = np.array([-np.inf if v.lb is None else v.lb for v in sf.columns], dtype=float)
-    col_hi = np.array([np.inf if v.ub is None else v.ub for v in sf.columns], dtype=float)
-    c = np.asarray(sf.c.toarray()[0] if sf.c.shape[0] else np.zeros(len(sf.columns)), dtype=float)
-    offset = float(sf.c_offset[0]) if len(sf.c_offset) else 0.0
-    a = sf.A.tocsc()
-    _pass_csc(h, c, col_lo, col_hi, row_lo, row_hi, a.indptr, a.indices, a.data, a.shape[0], offset)
-    return col_map, row_map
 
 
 @contextlib.contextmanager

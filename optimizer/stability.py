@@ -1,14 +1,17 @@
-"""Stable re-plans (`--baseline OLD_DIR`): among plans within a gap of the optimum, the one closest to
-the baseline's purchases.
+"""Stable re-plans (`--baseline OLD_DIR`): among plans within a gap of the optimum, the cheapest of
+those closest to the baseline's purchases.
 
-Second LP, built on the first: the same rows plus `cost x <= z* + gap * |z*|`, and deviation columns
-`dev >= |buy - baseline|` (rows `stability_above`, `stability_below`); objective: minimise
-sum over nodes of prob(n) * dev (the expected L1 distance of the purchase schedule).
+A second LP, built on the first: the same rows plus `cost x <= z* + gap * |z*|`, and deviation
+columns `dev >= |buy - baseline|` (rows `stability_above`, `stability_below`). Stage 1 minimises the
+expected L1 distance D = sum over nodes of prob(n) * dev; stage 2 (same session, warm) bounds
+D <= D* (row `distance_max`) and minimises the original cost again, so no money is spent beyond
+what the closest schedule needs.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ import pandas as pd
 from optimizer.errors import Problem, ScenarioError
 from optimizer.model.lp import Formulation, LinearProgram
 from optimizer.results import scenario_members
+from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus
 
 INF = np.inf
 
@@ -53,7 +57,8 @@ def baseline_targets(form: Formulation, baseline: pd.DataFrame) -> np.ndarray:
 
 
 def stability_lp(form: Formulation, optimum: float, targets: np.ndarray, gap: float) -> LinearProgram:
-    """The second LP: the first one's rows, an objective bound, and L1 deviations from `targets`."""
+    """The second LP: the first one's rows, an objective bound, L1 deviations from `targets`, and a
+    distance bound `distance_max` (free until stage 2 sets it)."""
     lp = copy.deepcopy(form.lp)
     cost = np.concatenate(lp.cost)
     for c in lp.cost:
@@ -71,4 +76,44 @@ def stability_lp(form: Formulation, optimum: float, targets: np.ndarray, gap: fl
     bound = optimum + gap * abs(optimum) + 1e-9 * max(1.0, abs(optimum))
     lp.add_rows("objective_max", "original objective <= optimum * (1 + gap) [$]", {"node": np.zeros(1, int)},
                 -INF, bound, [(np.zeros(len(nz), int), nz, cost[nz])])
+    lp.add_rows("distance_max", "expected L1 distance to the baseline <= D* [unit]", {"node": np.zeros(1, int)},
+                -INF, INF, [(np.zeros(n, int), dev.cols, form.data.tree.prob[buy.node])])
     return lp
+
+
+def stable_replan(form: Formulation, first: SolveResult, baseline: pd.DataFrame, gap: float,
+                  options: SolverOptions | None) -> tuple[SolveResult, dict]:
+    """The cheapest of the plans closest to `baseline` within `gap` of the optimum `first`.
+
+    Returns the plan (with the first solve's duals: shadow prices of the true optimum) and the
+    summary's `stability` entry: distance of this plan and of the free optimum to the baseline, and
+    `cost_of_stability` = this plan's objective minus the optimum's.
+    """
+    targets = baseline_targets(form, baseline)
+    lp = stability_lp(form, first.objective, targets, gap)
+    problem = lp.standard_form()
+    session = SolverSession(problem, options)
+    closest = session.solve(canonical=False)
+    if closest.status != SolveStatus.OPTIMAL:
+        return first, {"gap": gap, "status": str(closest.status)}
+    n = form.lp.n_cols
+    buy = form.lp.vars["buy"]
+    prob = form.data.tree.prob[buy.node]
+    dev = lp.vars["stability_dev"]
+    distance = float(prob @ closest.x[dev.cols])
+    row = lp.rows["distance_max"].first
+    session.set_row_bounds(np.array([row]), np.array([-INF]), np.array([distance + 1e-9 * max(1.0, distance)]))
+    cost = np.zeros(problem.n_cols)
+    cost[:n] = np.concatenate(form.lp.cost)
+    session.set_costs(np.arange(problem.n_cols), cost)
+    cheapest = session.solve()
+    if cheapest.status != SolveStatus.OPTIMAL:
+        cheapest = closest
+    x = cheapest.x[:n]
+    objective = float(cost[:n] @ x)
+    before = float(prob @ np.abs(first.x[buy.cols] - targets))
+    after = float(prob @ np.abs(x[buy.cols] - targets))
+    timings = {**first.timings, "stability_solve": closest.timings["solve"] + cheapest.timings["solve"]}
+    result = dataclasses.replace(first, x=x, objective=objective, timings=timings)
+    return result, {"gap": gap, "l1_distance": after, "l1_distance_optimal": before,
+                    "cost_of_stability": objective - first.objective}

@@ -127,14 +127,16 @@ def test_time_limit_without_solution_exits_3_and_writes_nothing(tmp_path):
 
 def test_time_limit_with_feasible_point_is_written_as_not_optimal(tmp_path, monkeypatch):
     """When HiGHS stops at the time limit holding a feasible plan, it is written with status time_limit."""
-    import importlib
-
     import optimizer
+    from optimizer.solve import SolverSession, SolveStatus
 
-    solve_module = importlib.import_module("optimizer.solve")
+    real = SolverSession._status
 
-    real = solve_module._status
-    monkeypatch.setattr(solve_module, "_status", lambda h: "time_limit" if real(h) == "optimal" else real(h))
+    def limited(self):
+        status = real(self)
+        return SolveStatus.TIME_LIMIT if status == SolveStatus.OPTIMAL else status
+
+    monkeypatch.setattr(SolverSession, "_status", limited)
     sol = optimizer.solve(EMBARGO)
     assert sol.status == "time_limit" and sol.summary["status"] == "time_limit"
     assert not sol.purchases.empty

@@ -104,6 +104,79 @@ class LinearProgram:
         return (cat(self.cost), cat(self.col_lo), cat(self.col_hi), cat(self.row_lo), cat(self.row_hi),
                 cat(self.a_row, np.int64), cat(self.a_col, np.int64), cat(self.a_val))
 
+    def same_structure(self, other: LinearProgram) -> bool:
+        """True when `other` has the same columns and rows (coefficients may differ)."""
+        if (self.n_cols, self.n_rows) != (other.n_cols, other.n_rows) or list(self.vars) != list(other.vars):
+            return False
+        if list(self.rows) != list(other.rows):
+            return False
+        return all(np.array_equal(self.vars[k].entity, other.vars[k].entity)
+                   and np.array_equal(self.vars[k].node, other.vars[k].node) for k in self.vars) and all(
+            self.rows[k].size == other.rows[k].size for k in self.rows)
+
+    def standard_form(self) -> StandardForm:
+        """The LP as the solver takes it: bounds, costs and the matrix in compressed columns."""
+        c, col_lo, col_hi, row_lo, row_hi, rows, cols, vals = self.arrays()
+        indptr, indices, values = csc(rows, cols, vals, self.n_cols)
+        return StandardForm(c, col_lo, col_hi, row_lo, row_hi, indptr, indices, values)
+
+
+@dataclass(frozen=True)
+class StandardForm:
+    """min c x  s.t.  row_lo <= A x <= row_hi,  col_lo <= x <= col_hi (A in compressed columns).
+
+    Columns and rows are in the formulation's order; an extension (a user's Pyomo constraints)
+    appends its own columns and rows after them, named in `extra_cols` / `extra_rows`.
+    """
+
+    cost: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray
+    integer: np.ndarray | None = None
+    """[n_cols] bool, True for an integer column; None: all continuous."""
+    offset: float = 0.0
+    extra_cols: tuple[str, ...] = ()
+    extra_rows: tuple[str, ...] = ()
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.cost)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_lo)
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, value) of every matrix entry, column-major."""
+        cols = np.repeat(np.arange(self.n_cols, dtype=np.int64), np.diff(self.indptr))
+        return self.indices, cols, self.values
+
+
+def csc(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_cols: int
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Triplets -> compressed columns (indptr, row indices, values), rows ascending within a column,
+    duplicates summed, zeros dropped. One stable sort on the key col * n_rows + row (half the time
+    of a two-key lexsort)."""
+    n_rows = int(rows.max()) + 1 if len(rows) else 1
+    key = cols.astype(np.int64) * n_rows + rows
+    order = np.argsort(key, kind="stable")
+    key, v = key[order], vals[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    if not first.all():
+        v = np.bincount(np.cumsum(first) - 1, weights=v)
+        key = key[first]
+    keep = v != 0
+    c, r = np.divmod(key[keep], n_rows)
+    indptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(c, minlength=n_cols), out=indptr[1:])
+    return indptr, r, v[keep]
+
 
 @dataclass(frozen=True)
 class Lookup:
