@@ -18,16 +18,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import ExitCode, OptimizerError
-from optimizer.export import TABLE_COLUMNS, TEXT_COLUMNS
-
-TABLES = ("purchases", "stockpile", "processing", "expansion", "prices")
-TABLE_KEYS = {
-    "purchases": ["scenario", "period", "source"],
-    "stockpile": ["scenario", "period", "material"],
-    "processing": ["scenario", "period", "processor", "flow", "material"],
-    "expansion": ["scenario", "period", "kind", "entity"],
-    "prices": ["scenario", "period", "material"],
-}
+from optimizer.schema import TABLES, TEXT_COLUMNS
 DEFAULT_TOLERANCE = 1e-6
 DEFAULT_TOP = 10
 MAX_LINES = 60
@@ -79,7 +70,7 @@ def _read_json(path: Path) -> Any:
 
 def _typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Text columns as str, every other column as float (also for an empty table)."""
-    df = df.reindex(columns=list(dict.fromkeys([*TABLE_COLUMNS[name], *df.columns])))
+    df = df.reindex(columns=list(dict.fromkeys([*TABLES[name].column_names, *df.columns])))
     out = {}
     for col in df.columns:
         if col in TEXT_COLUMNS:
@@ -326,7 +317,7 @@ def table_changes(old: ResultFolder, new: ResultFolder, tol: float) -> dict[str,
     out = {}
     for name in TABLES:
         a, b = old.tables[name], new.tables[name]
-        keys = TABLE_KEYS[name]
+        keys = list(TABLES[name].keys)
         values = [c for c in a.columns if c not in keys and c in b.columns]
         m = pd.merge(a.assign(_in_old=True), b.assign(_in_new=True), on=keys, how="outer",
                      suffixes=("_old", "_new"))

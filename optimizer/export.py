@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optimizer.schema import TABLES, TEXT_COLUMNS
+
 if TYPE_CHECKING:
     import pandas as pd
-
-    from optimizer.results import Solution
 
 CSV_DIGITS = 10  # significant digits in CSV files
 JSON_DIGITS = 12  # significant digits in summary.json (SPEC: at least 10)
@@ -84,21 +84,9 @@ def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
     return out.getvalue()
 
 
-TABLE_COLUMNS = {
-    "purchases": ["scenario", "period", "source", "material", "region", "country", "quantity", "unit_price",
-                  "tariff_rate", "landed_cost", "spend", "arrival_period"],
-    "stockpile": ["scenario", "period", "material", "level", "target", "below_target", "shortfall", "surplus",
-                  "demand"],
-    "processing": ["scenario", "period", "processor", "material", "flow", "quantity", "unit_cost", "spend"],
-    "expansion": ["scenario", "period", "kind", "entity", "built", "capex", "spend", "usable_from"],
-    "prices": ["scenario", "period", "material", "shadow_price"],
-}
-
 # --- optional formats: parquet (one file per table) and xlsx (results.xlsx, one sheet per table) ---
 
 FORMATS = ("csv", "json", "parquet", "xlsx")
-TEXT_COLUMNS = frozenset({"scenario", "period", "source", "material", "region", "country", "arrival_period",
-                          "processor", "flow", "kind", "entity", "usable_from"})
 XLSX_MAX_ROWS = 1_048_575  # one row of an Excel sheet is the header
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -106,7 +94,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def _columns(name: str, df: pd.DataFrame) -> dict[str, list]:
     """Column -> values as in the CSV: text as str, numbers rounded to CSV_DIGITS significant digits."""
     out: dict[str, list] = {}
-    for col in (TABLE_COLUMNS[name] if df.empty else list(df.columns)):
+    for col in (TABLES[name].column_names if df.empty else list(df.columns)):
         values = df[col].tolist() if col in df.columns else []
         if col in TEXT_COLUMNS:
             out[col] = ["" if v is None or v != v else str(v) for v in values]
@@ -195,7 +183,7 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
     return out.getvalue()
 
 
-def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[str, bytes]:
+def result_files(solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[str, bytes]:
     """Every file of the result folder, name -> bytes."""
     files = {
         "summary.json": json_bytes(solution.summary),
@@ -203,7 +191,7 @@ def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json"))
         "run.json": json_bytes(solution.run),
     }
     for name, df in solution.tables.items():
-        df = df.reindex(columns=TABLE_COLUMNS[name]) if df.empty else df
+        df = df.reindex(columns=TABLES[name].column_names) if df.empty else df
         if "csv" in formats:
             files[f"{name}.csv"] = csv_bytes(df)
         if "parquet" in formats:
@@ -213,7 +201,7 @@ def result_files(solution: Solution, formats: tuple[str, ...] = ("csv", "json"))
     return files
 
 
-def write_results(solution: Solution, target: Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
+def write_results(solution, target: Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
     """Write the result folder at `target` atomically; returns `target`."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd
 from optimizer.data import ModelData
 from optimizer.model.lp import Formulation, node_cost_coefs, spend_coefs
 from optimizer.solve import SolveResult, SolveStatus
+from optimizer.schema import TABLES
 from optimizer.spec import Scenario
 
 ZERO = 1e-9
@@ -43,13 +45,8 @@ class Solution:
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {
-            "purchases": self.purchases,
-            "stockpile": self.stockpile,
-            "processing": self.processing,
-            "expansion": self.expansion,
-            "prices": self.prices,
-        }
+        """The result tables by name, in the order of `schema.TABLES`."""
+        return {name: getattr(self, name) for name in TABLES}
 
     def write(self, directory: str | Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
         """Write the result folder atomically (see export.write_results)."""
@@ -174,7 +171,7 @@ class CodedTable:
     names: dict[str, list[str | None]]
     """text column -> the names its codes index"""
 
-    def ordered_by(self, keys: list[str]) -> CodedTable:
+    def ordered_by(self, keys: Sequence[str]) -> CodedTable:
         order = np.lexsort([_rank(self.names[key])[self.columns[key]] for key in reversed(keys)])
         return CodedTable({col: values[order] for col, values in self.columns.items()}, self.names)
 
@@ -217,7 +214,7 @@ def purchases_table(form: Formulation, x: np.ndarray) -> CodedTable:
         {"scenario": d.scenarios, "period": _labels(d), "source": d.sources, "material": d.materials,
          "region": d.src_region, "country": d.src_country, "arrival_period": _labels(d)},
     )
-    return table.ordered_by(["scenario", "period", "source"])
+    return table.ordered_by(TABLES["purchases"].keys)
 
 
 def _dense(form: Formulation, fam_name: str, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -252,7 +249,7 @@ def stockpile_table(form: Formulation, x: np.ndarray) -> CodedTable:
          **{name: v[nonzero] for name, v in values.items()}},
         {"scenario": d.scenarios, "period": _labels(d), "material": d.materials},
     )
-    return table.ordered_by(["scenario", "period", "material"])
+    return table.ordered_by(TABLES["stockpile"].keys)
 
 
 def processing_table(form: Formulation, x: np.ndarray) -> CodedTable:
@@ -276,7 +273,7 @@ def processing_table(form: Formulation, x: np.ndarray) -> CodedTable:
         {"scenario": d.scenarios, "period": _labels(d), "processor": d.processors, "material": d.materials,
          "flow": ["input", "output"]},
     )
-    return table.ordered_by(["scenario", "period", "processor", "flow", "material"])
+    return table.ordered_by(TABLES["processing"].keys)
 
 
 def expansion_table(form: Formulation, x: np.ndarray) -> CodedTable:
@@ -300,7 +297,7 @@ def expansion_table(form: Formulation, x: np.ndarray) -> CodedTable:
         {"scenario": d.scenarios, "period": _labels(d), "kind": ["source", "processor"],
          "entity": [*d.sources, *d.processors], "usable_from": _labels(d)},
     )
-    return table.ordered_by(["scenario", "period", "kind", "entity"])
+    return table.ordered_by(TABLES["expansion"].keys)
 
 
 def prices_table(form: Formulation, row_dual: np.ndarray) -> CodedTable:
@@ -319,7 +316,7 @@ def prices_table(form: Formulation, row_dual: np.ndarray) -> CodedTable:
         {"scenario": k[keep], "period": tree.t[n[idx[keep]]], "material": m[idx[keep]], "shadow_price": value[keep]},
         {"scenario": d.scenarios, "period": _labels(d), "material": d.materials},
     )
-    return table.ordered_by(["scenario", "period", "material"])
+    return table.ordered_by(TABLES["prices"].keys)
 
 
 def marginal_values(form: Formulation, result: SolveResult) -> dict:

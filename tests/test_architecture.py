@@ -50,3 +50,26 @@ def test_status_strings_live_in_one_table():
     offenders += [f"{name}: status text {text_!r}" for name, text in modules() if name != "optimizer/solve.py"
                   for text_ in re.findall(r"[\"'](?:infeasible_or_unbounded|iteration_limit)[\"']", text)]
     assert not offenders, offenders
+
+
+def test_export_does_not_import_results():
+    """The writer works from the schema; results may call the writer, never the other way round."""
+    text = (PACKAGE / "export.py").read_text()
+    assert not any(m.startswith("optimizer.results") for m in imported(text))
+
+
+def test_result_tables_follow_the_one_schema():
+    """Every table a solve produces has exactly the schema's columns, in order, sorted by its keys."""
+    import optimizer
+    from conftest import scenario
+    from optimizer.schema import TABLES
+
+    sol = optimizer.solve(scenario(materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 1000,
+                                               "stockpile": {"target": 2, "target_penalty": 5}}]))
+    for name, schema in TABLES.items():
+        df = sol.tables[name]
+        if len(df):
+            assert list(df.columns) == schema.column_names, name
+            keys = list(schema.keys)
+            assert df[keys].astype(str).apply(tuple, axis=1).tolist() == sorted(
+                df[keys].astype(str).apply(tuple, axis=1).tolist()), name
