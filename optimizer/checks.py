@@ -59,6 +59,7 @@ def check_scenario(sc: Scenario) -> list[Problem]:
 # --- pydantic errors -> problems -------------------------------------------------------------
 
 
+_SERIES_ITEM = re.compile(r"^(?:item (\d+)|key (\S+)): ")
 _UNION_TAG = re.compile(r"^(str|int|float|bool|none|(list|dict|tuple|literal|function-\w+)\[.*\])$")
 
 
@@ -89,6 +90,11 @@ def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
     message = str(err["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+    if kind == "series":  # `item 3: ...` or `key 2027-01: ...`: point at that value, not the whole series
+        item = _SERIES_ITEM.match(message)
+        if item:
+            at = (*loc, int(item.group(1)) if item.group(1) else item.group(2))
+            return Problem(loc, message, smap.locate(at))
     if kind in {"string_pattern_mismatch"}:
         message = f"{_short(err.get('input'))} does not match the pattern {err['ctx']['pattern']}"
         if loc and loc[-1] in {"id", "material", "input", "name"}:

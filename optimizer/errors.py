@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -29,22 +30,45 @@ def format_path(path: tuple[str | int, ...]) -> str:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """A cell of a workbook sheet (1-based row and column), shown as Excel writes it: `sources!D7`."""
+
+    sheet: str
+    row: int
+    column: int
+
+    def __str__(self) -> str:
+        letters, n = "", self.column
+        while n:
+            n, rest = divmod(n - 1, 26)
+            letters = chr(ord("A") + rest) + letters
+        sheet = self.sheet if re.fullmatch(r"\w+", self.sheet) else "'" + self.sheet.replace("'", "''") + "'"
+        return f"{sheet}!{letters}{self.row}"
+
+
+#: Where a problem is in its file: (line, column) of a text file, or a workbook cell.
+Position = tuple[int, int] | Cell
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input: where (field path, file position) and what."""
 
     path: tuple[str | int, ...]
     message: str
-    position: tuple[int, int] | None = None
+    position: Position | None = None
 
     def render(self, file: str | None = None) -> str:
-        where = ""
-        if file:
-            where = file
-            if self.position:
-                where += f":{self.position[0]}:{self.position[1]}"
-            where += ": "
+        if isinstance(self.position, Cell):
+            where = f"{file}:{self.position}: " if file else f"{self.position}: "
+            if not self.path:  # a problem with the workbook's layout: the cell says where
+                return where + self.message
+        elif file:
+            where = file + (f":{self.position[0]}:{self.position[1]}" if self.position else "") + ": "
         elif self.position:
             where = f"line {self.position[0]}:{self.position[1]}: "
+        else:
+            where = ""
         return f"{where}{format_path(self.path)}: {self.message}"
 
 

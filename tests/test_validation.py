@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT, scenario
 from optimizer.checks import validate
-from optimizer.errors import ScenarioError
+from optimizer.errors import Cell, ScenarioError
 from optimizer.loader import parse_yaml_text
 
 
@@ -197,3 +197,21 @@ def test_fast_yaml_path_loads_shipped_files_as_stock_ruamel(path):
     stock = YAML(typ="safe", pure=False)
     stock.allow_duplicate_keys = False
     assert repr(safe_yaml().load(text)) == repr(stock.load(text))  # repr: nan equals nan
+
+
+def test_bad_series_item_points_at_the_item():
+    """A bad value inside a SERIES list or mapping names its own line and column, not the series'."""
+    text = ("name: x\nhorizon: {start: 2026-01, periods: 3}\nmaterials:\n  - id: dy\n    demand: [1, 2,\n      -3]\n"
+            "    arrivals: {2026-01: 1,\n      2026-02: x}\n")
+    with pytest.raises(ScenarioError) as info:
+        validate(*parse_yaml_text(text, "s.yaml"))
+    rendered = [p.render("s.yaml") for p in info.value.problems]
+    assert rendered[0].startswith("s.yaml:6:7: materials[0].demand: item 2:")
+    assert rendered[1].startswith("s.yaml:8:7: materials[0].arrivals: key 2026-02:")
+
+
+def test_cell_names():
+    """Workbook positions are written as Excel writes them."""
+    assert str(Cell("sources", 7, 4)) == "sources!D7"
+    assert str(Cell("sources", 1, 28)) == "sources!AB1"
+    assert str(Cell("my notes", 2, 1)) == "'my notes'!A2"
