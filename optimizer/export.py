@@ -132,16 +132,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
     """results.xlsx: a `summary` sheet (field, value) and one sheet per table; fixed timestamps."""
-    try:
-        from openpyxl import Workbook
-    except ImportError:
-        from optimizer.errors import OptimizerError
-
-        raise OptimizerError("--format xlsx needs openpyxl: "
-                             "pip install 'mineral-stockpile-optimizer[formats]'") from None
-    import re
-    import zipfile
-
+    from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
@@ -168,9 +159,17 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
         ws.append(list(cols))
         for row in zip(*cols.values()):
             ws.append(list(row))
+    return workbook_bytes(wb)
+
+
+def workbook_bytes(wb: Any) -> bytes:
+    """An openpyxl workbook as .xlsx bytes, the same bytes for the same content: openpyxl stamps the
+    document with the time it was saved and the zip entries with the current time; both are fixed."""
+    import re
+    import zipfile
+
     raw = io.BytesIO()
     wb.save(raw)
-    # Same bytes for the same content: fixed document dates and zip entry times.
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
