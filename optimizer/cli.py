@@ -99,7 +99,7 @@ def _fail(exc: OptimizerError) -> None:
 
 @app.command("run")
 def run_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Solver time limit, seconds.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Solver threads.")] = None,
@@ -196,7 +196,7 @@ def _no_solution(solution) -> OptimizerError:
 
 @app.command("validate")
 def validate_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
 ) -> None:
     """Check a scenario file; list every problem at once (exit 1 if any)."""
     from optimizer.pipeline import load_scenario
@@ -211,6 +211,25 @@ def validate_command(
               (len(cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
     words = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     typer.echo(f"{scenario}: valid ({words} from {sc.horizon.start})")
+
+
+@app.command("convert")
+def convert_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
+    to: Annotated[Optional[str], typer.Option("--to", help="yaml or xlsx (default: the other one, or what "
+                                              "--out ends in).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default beside SCENARIO).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+) -> None:
+    """Write a scenario as a workbook or as YAML (validated first; YAML comments are not kept)."""
+    from optimizer.convert import convert_file
+
+    try:
+        target = convert_file(scenario, to=to, out=out, force=force)
+    except OptimizerError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{scenario} -> {target}")
 
 
 @app.command("schema")
@@ -259,7 +278,7 @@ def diff_command(
 
 @app.command("sweep")
 def sweep_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
     prices: Annotated[Optional[list[Path]], typer.Option("--prices", help="Price CSV files: one variant each "
                                                          "(named after the file's stem).")] = None,
     prices_dir: Annotated[Optional[Path], typer.Option("--prices-dir", help="Every *.csv in this folder.")] = None,
@@ -299,7 +318,7 @@ def sweep_command(
 
 @app.command("watch")
 def watch_command(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", show_default=False)],
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
     prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV to watch as well.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,

@@ -94,6 +94,12 @@ class ScenarioError(OptimizerError):
         return head + ":\n" + "\n".join("  " + p.render(self.file) for p in self.problems)
 
 
+class UsageError(OptimizerError):
+    """A command-line argument that cannot be used (a format, an output file that exists)."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class SolveError(OptimizerError):
     """The solver failed or returned no usable answer."""
 

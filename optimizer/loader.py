@@ -1,7 +1,8 @@
 """Read scenario files: YAML -> plain dict plus a map from field path to (line, column).
 
-The only module that reads input files. YAML is parsed by ruamel.yaml's round-trip loader, which
-is safe (no Python object construction) and keeps the position of every key and item.
+The only module that reads input files (workbooks are handed to `optimizer.excel`, which makes the
+same dict). YAML is parsed by ruamel.yaml's round-trip loader, which is safe (no Python object
+construction) and keeps the position of every key and item.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.tag import Tag
 
-from optimizer.errors import Problem, ScenarioError
+from optimizer.errors import Position, Problem, ScenarioError
 
 Path_ = tuple[str | int, ...]
 
@@ -68,17 +69,17 @@ def safe_yaml() -> YAML:
 
 @dataclass
 class SourceMap:
-    """Where each field of a scenario file was written (1-based line and column).
+    """Where each field of a scenario file was written: 1-based (line, column), or a workbook cell.
 
     Positions are only needed to report problems, so a file that parsed on the fast path keeps its
     text and gets them from the (slower) round-trip parser on the first `locate` call.
     """
 
     file: str
-    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[Path_, Position] = field(default_factory=dict)
     text: str | None = None
 
-    def locate(self, path: Path_) -> tuple[int, int] | None:
+    def locate(self, path: Path_) -> Position | None:
         """Position of `path`, or of its nearest ancestor that has one."""
         if self.text is not None:
             text, self.text = self.text, None
@@ -97,9 +98,22 @@ class SourceMap:
         return self.positions.get(())
 
 
-def read_yaml(path: str | Path) -> tuple[dict[str, Any], SourceMap]:
-    """Read one YAML scenario file; raise ScenarioError (never a traceback) on anything unreadable."""
-    path = Path(path)
+#: File endings read as Excel workbooks; every other file is read as YAML.
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_scenario(path: str | Path) -> tuple[dict[str, Any], SourceMap]:
+    """Read a scenario file, YAML or an Excel workbook (by its ending), into the dict the schema
+    validates and its SourceMap."""
+    if Path(path).suffix.lower() in WORKBOOK_SUFFIXES:
+        from optimizer.excel import read_workbook  # openpyxl is imported only for workbooks
+
+        return read_workbook(path)
+    return read_yaml(path)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an input file; ScenarioError (never a traceback) when it cannot be read."""
     name = str(path)
     if not path.exists():
         raise ScenarioError([Problem((), f"file not found: {name}")], file=name)
@@ -111,6 +125,14 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], SourceMap]:
         raise ScenarioError([Problem((), f"cannot read {name}: {exc.strerror}")], file=name) from None
     if len(raw) > MAX_BYTES:
         raise ScenarioError([Problem((), f"{name} is larger than {MAX_BYTES} bytes")], file=name)
+    return raw
+
+
+def read_yaml(path: str | Path) -> tuple[dict[str, Any], SourceMap]:
+    """Read one YAML scenario file; raise ScenarioError (never a traceback) on anything unreadable."""
+    path = Path(path)
+    name = str(path)
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -149,6 +171,17 @@ def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], 
             file=name,
         ) from None
     return data, SourceMap(name, text=text)
+
+
+def yaml_value(text: str) -> Any:
+    """One value written as YAML (a workbook cell's `[a, b]` or `{1: 0.5}`), as the YAML loader
+    would give it inside a file (keys as text); ValueError with the parser's reason if it is not YAML."""
+    try:
+        return _plain_fast(safe_yaml().load(text), [MAX_NODES])
+    except _TooLarge:
+        raise ValueError(f"expands to more than {MAX_NODES} values") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the parser rejects is reported with its reason
+        raise ValueError(str(getattr(exc, "problem", None) or exc)) from None
 
 
 def _plain_fast(node: Any, budget: list[int]) -> Any:

@@ -15,7 +15,7 @@ from optimizer.data import build_data
 from optimizer.explain import explain_failure
 from optimizer.extension import Extension
 from optimizer.numerics import coefficient_warnings
-from optimizer.loader import read_yaml
+from optimizer.loader import read_scenario
 from optimizer.model.lp import Formulation, StandardForm, formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
 from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus, highs_version
@@ -29,9 +29,9 @@ Route = Literal["direct", "pyomo"]
 
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path | None = None) -> Scenario:
-    """Read and validate a scenario file, with `--set PATH=VALUE` overrides applied before validation
-    and a `--prices` CSV applied after; raises ScenarioError listing every problem."""
-    raw, smap = read_yaml(path)
+    """Read and validate a scenario file (YAML or an Excel workbook), with `--set PATH=VALUE` overrides
+    applied before validation and a `--prices` CSV applied after; raises ScenarioError listing every problem."""
+    raw, smap = read_scenario(path)
     for assignment in sets:
         apply_set(raw, assignment)
     scenario = validate(raw, smap)
