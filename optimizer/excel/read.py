@@ -12,8 +12,8 @@ from typing import Any
 from optimizer.data import month_index
 from optimizer.errors import Cell, Problem, ScenarioError
 from optimizer.excel.layout import (GENERAL, NOTE, README, SERIES, SERIES_CELL, SERIES_FORMS, Column, Layout,
-                                    Location, Sheet, branch, get_path, layout_of, offered, period_starts,
-                                    read_words)
+                                    Location, PeriodStarts, Sheet, branch, get_path, layout_of, offered,
+                                    period_starts, read_words)
 from optimizer.fields import whole_numbers
 from optimizer.loader import MAX_NODES, SourceMap, read_bytes, yaml_value
 from optimizer.spec import MONTH_RE
@@ -348,93 +348,109 @@ class _Reader:
     # -- series ---------------------------------------------------------------------------------
 
     def read_series(self, root: dict[str, Any], items: dict[Location, list[_Item]]) -> None:
+        """Rows of the series sheet: each names a SERIES cell of a list's row and gives its values."""
         rows = self.grids[SERIES]
-        if not rows:
+        header = self.series_header(*rows[0]) if rows else None
+        if header is None:
             return
-        header_row, header = rows[0]
-        fixed = {"sheet": None, "id": None, "field": None, "form": None}
-        months: dict[int, str] = {}
-        for i, value in enumerate(header):
-            name, cell = _text(value), Cell(SERIES, header_row, i + 1)
-            if not name or name.startswith(NOTE):
-                continue
-            if name in fixed and fixed[name] is None:
-                fixed[name] = i
-            elif MONTH_RE.match(name) and name not in months.values():
-                months[i] = name
-            else:
-                self.problem(f"`{name}` is given twice" if name in fixed or name in months.values()
-                             else f"column `{name}` is neither a month (YYYY-MM) nor one of sheet, id, field, form",
-                             cell)
-        missing = [name for name in ("sheet", "id", "field") if fixed[name] is None]
-        if missing:
-            self.problem("the first row names the columns sheet, id, field, form and then one month "
-                         f"per column; missing: {', '.join(missing)}", Cell(SERIES, header_row, 1))
-            return
+        fixed, months = header
         by_key: dict[str, dict[str, _Item]] = {}
         for loc, loc_items in items.items():
             for item in loc_items:
                 if item.key is not None and item.path:
                     by_key.setdefault(loc.sheet, {}).setdefault(item.key, item)
-        with_series = [s.name for s in self.layout.sheets if any(c.field.kind == "series" for c in s.columns)]
         period_start = period_starts(root.get("horizon"))
         done: dict[tuple[str, str, str], Cell] = {}
         for r, values in rows[1:]:
             sheet_name, ident, name = (_text(_at(values, fixed[k])) for k in ("sheet", "id", "field"))
-            form = _text(_at(values, fixed["form"])).lower() if fixed["form"] is not None else ""
-            cells = {k: Cell(SERIES, r, (fixed[k] or 0) + 1) for k in fixed}
-            data = [(months[i], v, Cell(SERIES, r, i + 1)) for i, v in enumerate(values)
-                    if i in months and v is not None]
+            form = _text(_at(values, fixed["form"])).lower()
+            cells = {k: Cell(SERIES, r, (i or 0) + 1) for k, i in fixed.items()}
+            data = sorted(((months[i], v, Cell(SERIES, r, i + 1)) for i, v in enumerate(values)
+                           if i in months and v is not None), key=lambda d: month_index(d[0]))
             if not (sheet_name or ident or name or data):
                 continue
-            sheet = self.layout.sheet(sheet_name) if sheet_name in with_series else None
-            if sheet is None:
-                self.problem(_unknown("sheet", sheet_name, with_series), cells["sheet"])
+            target = self.series_target(sheet_name, ident, name, cells, by_key)
+            if target is None:
                 continue
-            series_columns = {c.header: c for c in sheet.columns if c.field.kind == "series"}
-            column = series_columns.get(name)
-            if column is None:
-                self.problem(_unknown(f"series of {sheet_name}", name, list(series_columns)),
-                             cells["field"])
-                continue
-            item = by_key.get(sheet_name, {}).get(ident)
-            if item is None:
-                self.problem(_unknown(f"{sheet_name} row", ident, list(by_key.get(sheet_name, {}))),
-                             cells["id"])
-                continue
+            item, column = target
             if (sheet_name, ident, name) in done:
                 self.problem(f"a second row for {sheet_name} `{ident}` {name} (the first is row "
                              f"{done[(sheet_name, ident, name)].row})", cells["field"])
                 continue
             done[(sheet_name, ident, name)] = cells["field"]
-            if column.path not in item.pending and get_path(item.value, column.path) is not None:
-                self.problem(f"{sheet_name} `{ident}` {name} is also given in "
-                             f"{item.cells.get(column.path)}: leave that cell blank or write `{SERIES_CELL}`",
-                             cells["field"])
-                continue
-            item.pending.pop(column.path, None)
             if form not in ("", *SERIES_FORMS):
-                self.problem(f"form is `list` (one value per period) or `steps` (a value from "
-                             f"each month given until the next), got {form!r}", cells["form"])
+                self.problem(f"form is `list` (one value per period) or `steps` (a value from each month "
+                             f"given until the next), got {form!r}", cells["form"])
                 continue
-            data.sort(key=lambda d: month_index(d[0]))
             path = (*item.path, *column.path)
             self.positions[path] = cells["field"]
-            if form == "list" or not form and period_start is not None and \
-                    [m for m, _, _ in data] == [period_start(t) for t in range(period_start.periods)]:
-                for t, (month, _, cell) in enumerate(data):
-                    expected = period_start(t) if period_start is not None else month
-                    if month != expected:
-                        self.problem(f"a `list` has one value per period, under the period columns "
-                                     f"from {period_start(0)} without gaps: the value for period {t + 1} belongs "
-                                     f"under {expected}, not {month}", cell)
-                        break
-                    self.positions[(*path, t)] = cell
-                value: Any = [v for _, v, _ in data]
+            per_period = [period_start(t) for t in range(period_start.periods)] if period_start else None
+            if form == "list" or not form and [m for m, _, _ in data] == per_period:
+                value: Any = self.series_list(data, period_start, path)
             else:
                 value = {month: v for month, v, _ in data}
                 self.positions.update({(*path, month): cell for month, _, cell in data})
             branch(item.value, column.path[:-1])[column.path[-1]] = value
+
+    def series_header(self, header_row: int, header: list[Any]) -> tuple[dict[str, int | None], dict[int, str]] | None:
+        """Column index of sheet, id, field, form (None if absent), and the month of each month column."""
+        fixed: dict[str, int | None] = {"sheet": None, "id": None, "field": None, "form": None}
+        months: dict[int, str] = {}
+        for i, value in enumerate(header):
+            name, cell = _text(value), Cell(SERIES, header_row, i + 1)
+            if not name or name.startswith(NOTE):
+                continue
+            if fixed.get(name, 0) is None:
+                fixed[name] = i
+            elif MONTH_RE.match(name) and name not in months.values():
+                months[i] = name
+            elif name in fixed or name in months.values():
+                self.problem(f"`{name}` is given twice", cell)
+            else:
+                self.problem(f"column `{name}` is neither a month (YYYY-MM) nor one of sheet, id, field, form", cell)
+        missing = [name for name in ("sheet", "id", "field") if fixed[name] is None]
+        if missing:
+            self.problem("the first row names the columns sheet, id, field, form and then one month per column; "
+                         f"missing: {', '.join(missing)}", Cell(SERIES, header_row, 1))
+            return None
+        return fixed, months
+
+    def series_target(self, sheet_name: str, ident: str, name: str, cells: dict[str, Cell],
+                      by_key: dict[str, dict[str, _Item]]) -> tuple[_Item, Column] | None:
+        """The row and SERIES column a series row is for; None (and a problem) if it names none, or
+        if that cell holds a value of its own."""
+        with_series = [s.name for s in self.layout.sheets if any(c.field.kind == "series" for c in s.columns)]
+        sheet = self.layout.sheet(sheet_name) if sheet_name in with_series else None
+        if sheet is None:
+            self.problem(_unknown("sheet", sheet_name, with_series), cells["sheet"])
+            return None
+        series_columns = {c.header: c for c in sheet.columns if c.field.kind == "series"}
+        column = series_columns.get(name)
+        if column is None:
+            self.problem(_unknown(f"series of {sheet_name}", name, list(series_columns)), cells["field"])
+            return None
+        item = by_key.get(sheet_name, {}).get(ident)
+        if item is None:
+            self.problem(_unknown(f"{sheet_name} row", ident, list(by_key.get(sheet_name, {}))), cells["id"])
+            return None
+        if column.path not in item.pending and get_path(item.value, column.path) is not None:
+            self.problem(f"{sheet_name} `{ident}` {name} is also given in {item.cells.get(column.path)}: leave "
+                         f"that cell blank or write `{SERIES_CELL}`", cells["field"])
+            return None
+        item.pending.pop(column.path, None)
+        return item, column
+
+    def series_list(self, data: list[tuple[str, Any, Cell]], period_start: PeriodStarts | None,
+                    path: tuple[str | int, ...]) -> list[Any]:
+        """A `list` row's values, which sit under consecutive period columns from horizon.start."""
+        for t, (month, _, cell) in enumerate(data):
+            if period_start is not None and month != period_start(t):
+                self.problem(f"a `list` has one value per period, under the period columns from {period_start(0)} "
+                             f"without gaps: the value for period {t + 1} belongs under {period_start(t)}, not "
+                             f"{month}", cell)
+                break
+            self.positions[(*path, t)] = cell
+        return [v for _, v, _ in data]
 
 
 def _text(value: Any) -> str:
