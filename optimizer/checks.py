@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from optimizer.errors import Problem, ScenarioError, format_path
 from optimizer.loader import SourceMap
-from optimizer.spec import Filter, Rule, Scenario, Strict
+from optimizer.spec import PERIOD_MONTHS, Filter, Rule, Scenario, Strict
 
 PROBABILITY_TOLERANCE = 1e-6
 
@@ -52,6 +52,7 @@ def check_scenario(sc: Scenario) -> list[Problem]:
         check_names,
         check_limits,
         check_probabilities,
+        check_disruptions,
     )
     return [problem for check in checks for problem in check(sc)]
 
@@ -298,6 +299,9 @@ def _rules(sc: Scenario) -> Iterator[tuple[tuple[Any, ...], Rule]]:
     for k, case in enumerate(sc.scenarios or []):
         for j, rule in enumerate(case.events):
             yield ("scenarios", k, "events", j), rule
+    for e, event in enumerate(sc.disruptions.events if sc.disruptions else []):
+        for j, rule in enumerate(event.effects):
+            yield ("disruptions", "events", e, "effects", j), rule
 
 
 def _check_filter_ids(sc: Scenario, flt: Filter, path: tuple[Any, ...]) -> list[Problem]:
@@ -359,3 +363,37 @@ def check_probabilities(sc: Scenario) -> list[Problem]:
         return [Problem(("scenarios",), f"probabilities sum to {total:.9g}, not 1")]
     return []
 
+
+def check_disruptions(sc: Scenario) -> list[Problem]:
+    """A disruptions section replaces `scenarios`, branches at stages no shorter than a period, has a
+    stage 1 to start events at, unique event names, and every event can start within the horizon."""
+    process = sc.disruptions
+    if process is None:
+        return []
+    from optimizer.disruptions import Stages, month_label  # stage arithmetic has one home (beside the data)
+
+    problems = []
+    if sc.scenarios:
+        problems.append(Problem(("disruptions",), "cannot be combined with `scenarios`: the disruptions generate "
+                                                  "the scenarios (remove one of the two)"))
+    names = [event.name for event in process.events]
+    for e, name in enumerate(names):
+        if name in names[:e]:
+            problems.append(Problem(("disruptions", "events", e, "name"), f"duplicate event name `{name}`"))
+    if PERIOD_MONTHS[process.stage] < PERIOD_MONTHS[sc.horizon.period]:
+        problems.append(Problem(("disruptions", "stage"), f"a {process.stage} stage is shorter than the horizon's "
+                                f"periods ({sc.horizon.period}): use stage: year"))
+        return problems
+    stages = Stages.of(sc)
+    if stages.count < 2:
+        problems.append(Problem(("disruptions", "stage"), f"the horizon ({sc.horizon.periods} "
+                                f"{sc.horizon.period}{'s' if sc.horizon.periods != 1 else ''}) ends within the "
+                                f"first {process.stage}: events start at the second stage at the earliest"))
+        return problems
+    last = month_label(stages.first_month(stages.count - 1))
+    for e, event in enumerate(process.events):
+        if event.earliest is not None and stages.first_start(event) is None:
+            problems.append(Problem(("disruptions", "events", e, "earliest"),
+                                    f"no stage starts on or after {event.earliest} within the horizon (the last "
+                                    f"starts {last}): the event could never start"))
+    return problems

@@ -382,6 +382,24 @@ def _progress_bar(total: int, enabled: bool):
         yield lambda done, total: bar.update(task, completed=done)
 
 
+@app.command("tree")
+def tree_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file with a `disruptions` section.",
+                                             show_default=False)],
+    write_scenarios: Annotated[Optional[Path], typer.Option("--write-scenarios", help="Write the same scenario "
+                                                            "with the generated `scenarios:` list to FILE.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tree as JSON (tree.json of a result folder).")
+                       ] = False,
+) -> None:
+    """Print the scenario tree a `disruptions` section generates: scenarios, probabilities, events, branching."""
+    from optimizer.disruptions import tree_command as show_tree
+
+    try:
+        typer.echo(show_tree(scenario, write_scenarios, as_json), nl=False)
+    except OptimizerError as exc:
+        _fail(exc)
+
+
 @app.command("report")
 def report_command(
     folder: Annotated[Path, typer.Argument(help="Result folder written by `optimize`.", show_default=False)],

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.checks import filter_matches
-from optimizer.spec import DEFAULT_RISK, MONTH_RE, PERIOD_MONTHS, Expansion, Rule, Scenario
+from optimizer.spec import DEFAULT_RISK, MONTH_RE, PERIOD_MONTHS, Expansion, Horizon, Rule, Scenario
 
 
 def month_index(month: str) -> int:
@@ -35,6 +35,12 @@ class Calendar:
     periods: int
     length: int
     discount_rate: float
+
+    @classmethod
+    def of(cls, horizon: Horizon) -> Calendar:
+        """The calendar of a scenario's horizon."""
+        return cls(month_index(horizon.start), horizon.periods, PERIOD_MONTHS[horizon.period],
+                   horizon.discount_rate)
 
     @property
     def first_months(self) -> np.ndarray:
@@ -202,17 +208,11 @@ class ModelData:
 
 def build_data(sc: Scenario) -> ModelData:
     """Resolve a validated scenario into arrays."""
-    cal = Calendar(
-        start=month_index(sc.horizon.start),
-        periods=sc.horizon.periods,
-        length=PERIOD_MONTHS[sc.horizon.period],
-        discount_rate=sc.horizon.discount_rate,
-    )
+    cal = Calendar.of(sc.horizon)
     T = cal.periods
     mats, srcs, procs = sc.materials, sc.sources, sc.processors
     mat_index = {m.id: i for i, m in enumerate(mats)}
     cases = sc.cases
-    K = len(cases)
 
     stock = [m.stockpile for m in mats]
     yields = np.zeros((len(procs), len(mats)))
@@ -220,50 +220,9 @@ def build_data(sc: Scenario) -> ModelData:
         for out, y in proc.outputs.items():
             yields[p, mat_index[out]] += y
 
-    rule_sets = [list(sc.policies) + list(case.events) for case in cases]
-    tariff = np.zeros((len(srcs), T, K))
-    pmult = np.ones((len(srcs), T, K))
-    src_cmult = np.ones((len(srcs), T, K))
-    src_ban = np.zeros((len(srcs), T, K), dtype=bool)
-    proc_cmult = np.ones((len(procs), T, K))
-    proc_ban = np.zeros((len(procs), T, K), dtype=bool)
-    dmult = np.ones((len(mats), T, K))
-    taxable = np.array([s.country != sc.home_country for s in srcs], dtype=bool)
-    hits: dict[int, tuple[np.ndarray, ...]] = {}  # per rule object: policies recur in every scenario
-    for k, rules in enumerate(rule_sets):
-        for rule in rules:
-            covers = cal.window(rule.from_, rule.until)
-            if id(rule) not in hits:
-                hits[id(rule)] = (_matches(rule, "sources", srcs), _matches(rule, "processors", procs),
-                                  _matches(rule, "materials", mats))
-            s_hit, p_hit, m_hit = hits[id(rule)]
-            if rule.type == "tariff":
-                tariff[np.ix_(s_hit & taxable, covers, [k])] += rule.rate
-            elif rule.type == "price":
-                pmult[np.ix_(s_hit, covers, [k])] *= rule.multiplier
-            elif rule.type == "capacity":
-                src_cmult[np.ix_(s_hit, covers, [k])] *= rule.multiplier
-                proc_cmult[np.ix_(p_hit, covers, [k])] *= rule.multiplier
-            elif rule.type == "ban":
-                src_ban[np.ix_(s_hit, covers, [k])] = True
-                proc_ban[np.ix_(p_hit, covers, [k])] = True
-            elif rule.type == "demand":
-                dmult[np.ix_(m_hit, covers, [k])] *= rule.multiplier
-
+    rules = resolve_rules(sc, cal, [list(sc.policies) + list(case.events) for case in cases])
     prob = np.array([c.probability for c in cases], dtype=float)
-    signature = np.concatenate(
-        [
-            tariff.reshape(-1, T, K),
-            pmult,
-            src_cmult,
-            src_ban.astype(float),
-            proc_cmult,
-            proc_ban.astype(float),
-            dmult,
-        ],
-        axis=0,
-    )
-    tree = build_tree(signature, prob)
+    tree = build_tree(rule_signature(rules), prob)
 
     return ModelData(
         name=sc.name,
@@ -306,13 +265,7 @@ def build_data(sc: Scenario) -> ModelData:
         proc_exp=Expansions.of([p.expansion for p in procs]),
         scenarios=[c.name for c in cases],
         prob=prob,
-        tariff=tariff,
-        pmult=pmult,
-        src_cmult=src_cmult,
-        src_ban=src_ban,
-        proc_cmult=proc_cmult,
-        proc_ban=proc_ban,
-        dmult=dmult,
+        **rules,
         budget_names=[b.name for b in sc.budgets],
         budget_amount=np.array([b.amount for b in sc.budgets], dtype=float),
         budget_covers=_rows([cal.window(b.from_, b.until) for b in sc.budgets], T, bool),
@@ -330,6 +283,54 @@ def build_data(sc: Scenario) -> ModelData:
         premium=sc.risk.premium,
         tree=tree,
     )
+
+
+#: The parameters rules set per scenario (ModelData fields of shape [entity, T, K]): what distinguishes
+#: scenarios, so what non-anticipativity compares (SPEC 4.1.10).
+RULE_PARAMETERS = ("tariff", "pmult", "src_cmult", "src_ban", "proc_cmult", "proc_ban", "dmult")
+
+
+def rule_signature(parameters: dict[str, np.ndarray]) -> np.ndarray:
+    """Every rule parameter stacked, [X, T, K] float."""
+    T, K = parameters["dmult"].shape[1:]
+    return np.concatenate([parameters[name].reshape(-1, T, K).astype(float) for name in RULE_PARAMETERS], axis=0)
+
+
+def resolve_rules(sc: Scenario, cal: Calendar, rule_sets: list[list[Rule]]) -> dict[str, np.ndarray]:
+    """Apply each scenario's rules (policies and its events; `rule_sets[k]`) to the entities they match:
+    {name in RULE_PARAMETERS: [entity, T, K] array}."""
+    srcs, procs, mats = sc.sources, sc.processors, sc.materials
+    T, K = cal.periods, len(rule_sets)
+    tariff = np.zeros((len(srcs), T, K))
+    pmult = np.ones((len(srcs), T, K))
+    src_cmult = np.ones((len(srcs), T, K))
+    src_ban = np.zeros((len(srcs), T, K), dtype=bool)
+    proc_cmult = np.ones((len(procs), T, K))
+    proc_ban = np.zeros((len(procs), T, K), dtype=bool)
+    dmult = np.ones((len(mats), T, K))
+    taxable = np.array([s.country != sc.home_country for s in srcs], dtype=bool)
+    hits: dict[int, tuple[np.ndarray, ...]] = {}  # per filter object: policies recur in every scenario
+    for k, rules in enumerate(rule_sets):
+        for rule in rules:
+            covers = cal.window(rule.from_, rule.until)
+            if id(rule.where) not in hits:
+                hits[id(rule.where)] = (_matches(rule, "sources", srcs), _matches(rule, "processors", procs),
+                                        _matches(rule, "materials", mats))
+            s_hit, p_hit, m_hit = hits[id(rule.where)]
+            if rule.type == "tariff":
+                tariff[np.ix_(s_hit & taxable, covers, [k])] += rule.rate
+            elif rule.type == "price":
+                pmult[np.ix_(s_hit, covers, [k])] *= rule.multiplier
+            elif rule.type == "capacity":
+                src_cmult[np.ix_(s_hit, covers, [k])] *= rule.multiplier
+                proc_cmult[np.ix_(p_hit, covers, [k])] *= rule.multiplier
+            elif rule.type == "ban":
+                src_ban[np.ix_(s_hit, covers, [k])] = True
+                proc_ban[np.ix_(p_hit, covers, [k])] = True
+            elif rule.type == "demand":
+                dmult[np.ix_(m_hit, covers, [k])] *= rule.multiplier
+    return {"tariff": tariff, "pmult": pmult, "src_cmult": src_cmult, "src_ban": src_ban, "proc_cmult": proc_cmult,
+            "proc_ban": proc_ban, "dmult": dmult}
 
 
 def _rows(rows: list, width: int, dtype: type = float) -> np.ndarray:

@@ -189,6 +189,10 @@ def result_files(solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[s
         "scenario.json": json_bytes(solution.scenario.model_dump(mode="json", by_alias=True, exclude_none=True)),
         "run.json": json_bytes(solution.run),
     }
+    if solution.scenario.disruptions is not None:
+        from optimizer.disruptions import generate
+
+        files["tree.json"] = json_bytes(generate(solution.scenario).to_json())
     for name, df in solution.tables.items():
         df = df.reindex(columns=TABLES[name].column_names) if df.empty else df
         if "csv" in formats:

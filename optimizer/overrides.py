@@ -19,9 +19,9 @@ import numpy as np
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from optimizer.data import Calendar, month_index
+from optimizer.data import Calendar
 from optimizer.errors import Problem, ScenarioError
-from optimizer.spec import MONTH_RE, PERIOD_MONTHS, Scenario
+from optimizer.spec import MONTH_RE, Scenario
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
 
@@ -164,8 +164,7 @@ def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
 
 def price_series(sc: Scenario, rows: list[PriceRow]) -> dict[str, np.ndarray]:
     """New price series [T] of every source named in `rows` (step function from each row's period)."""
-    cal = Calendar(month_index(sc.horizon.start), sc.horizon.periods, PERIOD_MONTHS[sc.horizon.period],
-                   sc.horizon.discount_rate)
+    cal = Calendar.of(sc.horizon)
     current = {s.id: s for s in sc.sources}
     out: dict[str, np.ndarray] = {}
     by_source: dict[str, list[PriceRow]] = {}

@@ -328,6 +328,101 @@ class Rule(Window):
         return self
 
 
+class Effect(Rule):
+    """A rule an event puts in force while it lasts (any rule type, without `from`/`until`)."""
+
+    @model_validator(mode="after")
+    def _no_window(self) -> Effect:
+        if self.from_ is not None or self.until is not None:
+            raise PydanticCustomError("effect", "an effect holds while its event lasts: remove `from`/`until` "
+                                                "(use the event's `earliest` for the first possible start)")
+        return self
+
+
+#: Largest number of stages an event may last (a century of quarters).
+MAX_DURATION = 400
+
+
+def _validate_duration(value: Any) -> int | dict[int, float]:
+    """A whole number of stages >= 1, or a {stages: probability} mapping whose probabilities sum to 1."""
+    def stages(item: Any) -> int:
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_DURATION:
+            raise PydanticCustomError("duration", f"a duration is a whole number of stages from 1 to "
+                                                  f"{MAX_DURATION}, got {item!r}")
+        return item
+
+    if not isinstance(value, dict):
+        return stages(value)
+    if not value:
+        raise PydanticCustomError("duration", "a duration mapping needs at least one {stages: probability}")
+    out: dict[int, float] = {}
+    for key, prob in value.items():
+        d = stages(key)
+        if d in out:
+            raise PydanticCustomError("duration", f"{d} stages listed twice")
+        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+            raise PydanticCustomError("duration", f"the probability of {d} stages must be a number in [0, 1], "
+                                                  f"got {prob!r}")
+        out[d] = float(prob)
+    total = sum(out.values())
+    if abs(total - 1.0) > 1e-6:
+        raise PydanticCustomError("duration", f"duration probabilities sum to {total:.9g}, not 1")
+    return dict(sorted(out.items()))
+
+
+Duration = Annotated[
+    Any,
+    PlainValidator(_validate_duration),
+    PlainSerializer(lambda value: value if isinstance(value, int) else {str(d): p for d, p in value.items()}),
+    WithJsonSchema({
+        "description": "Stages the event lasts: a whole number, or {stages: probability} summing to 1",
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_DURATION},
+            {"type": "object", "patternProperties": {r"^[1-9][0-9]*$": {"type": "number", "minimum": 0,
+                                                                         "maximum": 1}},
+             "additionalProperties": False, "minProperties": 1},
+        ],
+    }),
+]
+
+
+class Event(Strict):
+    """A disruption that may start at a stage start and lasts a drawn number of stages (SPEC 8)."""
+
+    name: Id
+    """Names the event in scenario names (`cn-ban@2028x2`)."""
+    description: str | None = None
+    annual_probability: Share
+    """Chance per year that the event starts while inactive."""
+    duration: Duration
+    """Stages it lasts: a whole number, or {stages: probability} summing to 1."""
+    earliest: Month | None = None
+    """No start before this month (YYYY-MM); omitted: from stage 1."""
+    repeat: bool = False
+    """False: at most once per path. True: it may start again at any stage start after it has ended."""
+    effects: list[Effect] = Field(min_length=1)
+    """Rules in force while the event lasts."""
+
+    @property
+    def durations(self) -> dict[int, float]:
+        """{stages: probability}, also for a fixed duration."""
+        return {self.duration: 1.0} if isinstance(self.duration, int) else dict(self.duration)
+
+
+class Disruptions(Strict):
+    """Disruption processes that generate the scenario tree (SPEC 8); replaces `scenarios`."""
+
+    stage: Literal["year", "quarter"] = "year"
+    """Branching points: every year (or quarter) from horizon.start."""
+    max_scenarios: int = Field(default=64, ge=1, le=100_000)
+    """All scenarios if there are at most this many; otherwise this many paths are sampled."""
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seed of the sampling: same seed, same tree."""
+    events: list[Event] = Field(min_length=1)
+
+
 class Budget(Window):
     """Cash limit on purchases, processing and capex in the covered periods (undiscounted)."""
 
@@ -393,7 +488,9 @@ class Scenario(Strict):
     limits: list[Limit] = []
     risk: Risk = Risk()
     scenarios: list[Case] | None = None
-    """Omitted: one scenario `base` with probability 1."""
+    """Omitted: one scenario `base` with probability 1 (or those `disruptions` generate)."""
+    disruptions: Disruptions | None = None
+    """Hazards and durations that generate the scenarios (SPEC 8); not together with `scenarios`."""
 
     @field_validator("scenarios")
     @classmethod
@@ -404,5 +501,9 @@ class Scenario(Strict):
 
     @property
     def cases(self) -> list[Case]:
-        """The scenarios, with the default single `base` scenario filled in."""
+        """The scenarios: as listed, generated from `disruptions`, or the single `base` scenario."""
+        if self.disruptions is not None and not self.scenarios:
+            from optimizer.disruptions import generate  # generation resolves rules: a later stage
+
+            return list(generate(self).cases)
         return list(self.scenarios) if self.scenarios else [Case(name="base", probability=1.0)]

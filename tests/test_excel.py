@@ -143,7 +143,7 @@ def test_workbook_is_readable():
     """Frozen headers, widths, a README explaining every column, choices offered as drop-downs."""
     wb = openpyxl.load_workbook(TEMPLATE)
     assert wb.sheetnames == ["README", "general", "materials", "sources", "processors", "rules", "budgets",
-                             "limits", "scenarios", "series"]
+                             "limits", "scenarios", "disruptions", "series"]
     readme = "\n".join(str(row[0]) for row in wb["README"].iter_rows(values_only=True) if row[0])
     for column in ("materials / stockpile.target", "sources / expansion.capex", "rules / scenario",
                    "processors / outputs.<key>", "rules / where.region"):
@@ -431,7 +431,7 @@ def test_bad_cells_are_named_by_sheet_and_cell_all_at_once(tmp_path):
     assert "bad.xlsx:sources!F2: sources[0].price: must be >= 0, got -5.0" in msgs
     assert any(m.startswith("bad.xlsx:sources!C3: sources[1].region:") and "did you mean `china`" in m
                for m in msgs)
-    assert any(m.startswith("bad.xlsx:rules!K2: policies[0].from:") and "YYYY-MM" in m for m in msgs)
+    assert any(m.startswith("bad.xlsx:rules!L2: policies[0].from:") and "YYYY-MM" in m for m in msgs)
     assert any(m.startswith("bad.xlsx:series!F2: sources[1].price: item 1:") for m in msgs)
 
 

@@ -1,0 +1,663 @@
+"""Disruption processes -> the scenario tree (SPEC 8): stages, exact enumeration or seeded sampling,
+paths with equal parameters merged into one scenario, readable names.
+
+Index letters: e event, j stage, i sampled path. A *code* is the set of events active in a stage, as a
+bit mask (bit e set when event e is active). A *class* numbers the distinct parameter values of a
+stage: two codes have the same class in stage j when the rules they put in force give equal
+parameters in every period of the stage (compared exactly as `data.build_tree` compares scenarios).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import math
+import os
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from optimizer.data import Calendar, month_index, month_label, resolve_rules, rule_signature
+from optimizer.errors import Problem, ScenarioError
+from optimizer.spec import PERIOD_MONTHS, Case, Disruptions, Event, Rule, Scenario
+
+#: Longest scenario name a scenario file accepts (`spec.Case.name`); longer names are cut and hashed.
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Branching points: stage j starts `j * length` months after horizon.start; the last may be short."""
+
+    unit: Literal["year", "quarter"]
+    start: int
+    """First month of the horizon, months since year 0."""
+    length: int
+    """Months per stage."""
+    count: int
+    """Stages that start within the horizon."""
+    periods_per_stage: int
+    periods: int
+
+    @classmethod
+    def of(cls, sc: Scenario) -> Stages:
+        """The stages of a scenario with a `disruptions` section (its stage no shorter than a period)."""
+        assert sc.disruptions is not None
+        length, period = PERIOD_MONTHS[sc.disruptions.stage], PERIOD_MONTHS[sc.horizon.period]
+        months = sc.horizon.periods * period
+        return cls(sc.disruptions.stage, month_index(sc.horizon.start), length, -(-months // length),
+                   length // period, sc.horizon.periods)
+
+    def first_month(self, j: int) -> int:
+        """First month of stage j, months since year 0."""
+        return self.start + j * self.length
+
+    def period_range(self, j: int) -> range:
+        """Periods of stage j."""
+        return range(j * self.periods_per_stage, min((j + 1) * self.periods_per_stage, self.periods))
+
+    def label(self, j: int) -> str:
+        """Stage j in scenario names: `2028` (years from January), `2028Q3` (quarters from a calendar
+        quarter's first month), else the stage's first month `2028-07`."""
+        month = self.first_month(j)
+        if self.unit == "year" and month % 12 == 0:
+            return str(month // 12)
+        if self.unit == "quarter" and month % 3 == 0:
+            return f"{month // 12}Q{month % 12 // 3 + 1}"
+        return month_label(month)
+
+    def first_start(self, event: Event) -> int | None:
+        """First stage at which `event` can start (j >= 1, not before `earliest`); None if none can."""
+        earliest = month_index(event.earliest) if event.earliest else self.start
+        first = max(1, -(-(earliest - self.start) // self.length))
+        return first if first < self.count else None
+
+
+def stage_probability(event: Event, stages: Stages) -> float:
+    """q = 1 - (1 - annual_probability) ** (stage_len / 12): chance that an inactive event starts at a stage."""
+    return 1.0 - (1.0 - event.annual_probability) ** (stages.length / 12.0)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One stretch of stages in which an event is in force (a run of an event; repeats that touch are one)."""
+
+    event: str
+    first_stage: int
+    stages: int
+    """Stages in force within the horizon."""
+    start: str
+    """First month in force, YYYY-MM."""
+    until: str | None
+    """First month no longer in force (YYYY-MM); None: in force to the horizon's end."""
+
+
+@dataclass(frozen=True)
+class TreeScenario:
+    """A generated scenario: the simplest of the event histories it stands for, and their total probability."""
+
+    name: str
+    probability: float
+    occurrences: tuple[Occurrence, ...]
+    nodes: tuple[int, ...]
+    """Its node of the stage tree in every stage."""
+    case: Case
+
+
+@dataclass(frozen=True)
+class DisruptionTree:
+    """The scenarios a `disruptions` section generates, and the tree their stages form.
+
+    Node n of the stage tree groups the scenarios whose parameters are equal through the end of stage
+    `node_stage[n]`; the LP's own tree (`data.Tree`) is the same, refined to periods.
+    """
+
+    stages: Stages
+    events: tuple[Event, ...]
+    stage_probability: tuple[float, ...]
+    """q of each event."""
+    method: Literal["exact", "sampled"]
+    max_scenarios: int
+    seed: int
+    scenarios: tuple[TreeScenario, ...]
+    node_stage: tuple[int, ...]
+    node_parent: tuple[int, ...]
+    """-1 for the root (stage 0)."""
+    node_probability: tuple[float, ...]
+
+    @property
+    def cases(self) -> list[Case]:
+        """The scenarios as a `scenarios:` list would give them, in tree order."""
+        return [s.case for s in self.scenarios]
+
+    def to_json(self) -> dict[str, Any]:
+        """`tree.json` of the result folder (and `optimize tree --json`)."""
+        return {
+            "stage": self.stages.unit,
+            "stages": [month_label(self.stages.first_month(j)) for j in range(self.stages.count)],
+            "method": self.method,
+            "max_scenarios": self.max_scenarios,
+            "seed": self.seed,
+            "events": [
+                {"name": e.name, "annual_probability": e.annual_probability, "stage_probability": q,
+                 "duration": {str(d): p for d, p in e.durations.items()}, "earliest": e.earliest,
+                 "repeat": e.repeat}
+                for e, q in zip(self.events, self.stage_probability)
+            ],
+            "scenarios": [
+                {"name": s.name, "probability": s.probability, "nodes": list(s.nodes),
+                 "occurrences": [{"event": o.event, "from": o.start, "until": o.until, "stages": o.stages}
+                                 for o in s.occurrences]}
+                for s in self.scenarios
+            ],
+            "nodes": [
+                {"stage": j, "parent": parent, "probability": p, "scenarios": members}
+                for j, parent, p, members in zip(self.node_stage, self.node_parent, self.node_probability,
+                                                 self.node_members())
+            ],
+        }
+
+    def node_members(self) -> list[list[str]]:
+        """Names of the scenarios through each node of the stage tree."""
+        members: list[list[str]] = [[] for _ in self.node_stage]
+        for s in self.scenarios:
+            for n in s.nodes:
+                members[n].append(s.name)
+        return members
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+_GENERATED: dict[int, DisruptionTree] = {}
+
+
+def generate(sc: Scenario) -> DisruptionTree:
+    """The scenario tree of `sc.disruptions` (SPEC 8). Memoized per Scenario object (they are frozen):
+    a run asks for it when resolving data and again when writing tree.json."""
+    tree = _GENERATED.get(id(sc))
+    if tree is None:
+        tree = _generate(sc)
+        _GENERATED[id(sc)] = tree
+        weakref.finalize(sc, _GENERATED.pop, id(sc), None)
+    return tree
+
+
+def _generate(sc: Scenario) -> DisruptionTree:
+    process = sc.disruptions
+    assert process is not None
+    stages = Stages.of(sc)
+    classes = StageClasses(sc, stages)
+    outcomes = enumerate_outcomes(process, stages, classes)
+    method: Literal["exact", "sampled"] = "exact"
+    if outcomes is None:
+        outcomes = sample_outcomes(process, stages, classes)
+        method = "sampled"
+    return _assemble(sc, stages, classes, outcomes, method)
+
+
+class StageClasses:
+    """class(j, code): the parameters of stage j with the events of `code` in force, numbered per stage.
+
+    A code's parameters are resolved once (policies plus the effects of its events, over the whole
+    horizon, by `data.resolve_rules`) and cut into stages; codes whose cut is byte-equal share a class.
+    """
+
+    def __init__(self, sc: Scenario, stages: Stages):
+        self.sc = sc
+        self.calendar = Calendar.of(sc.horizon)
+        self.stages = stages
+        self.events = sc.disruptions.events
+        self._signature: dict[int, np.ndarray] = {}
+        self._class: list[dict[int, int]] = [{} for _ in range(stages.count)]
+        self._interned: list[dict[bytes, int]] = [{} for _ in range(stages.count)]
+
+    def __call__(self, j: int, code: int) -> int:
+        known = self._class[j].get(code)
+        if known is not None:
+            return known
+        if code not in self._signature:
+            rules = list(self.sc.policies) + [rule for e in active_events(code, len(self.events))
+                                              for rule in self.events[e].effects]
+            self._signature[code] = rule_signature(resolve_rules(self.sc, self.calendar, [rules]))[:, :, 0]
+            # (a class is what data.build_tree would tell apart: the same arrays, compared as bytes)
+        periods = self.stages.period_range(j)
+        key = self._signature[code][:, periods.start:periods.stop].tobytes()
+        interned = self._interned[j]
+        cls = interned.setdefault(key, len(interned))
+        self._class[j][code] = cls
+        return cls
+
+
+def active_events(code: int, n_events: int) -> list[int]:
+    """Events whose bit is set in `code`, in listed order."""
+    return [e for e in range(n_events) if code >> e & 1]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A distinct scenario before naming: its classes per stage, probability, and the codes per stage of
+    the history that names it."""
+
+    classes: tuple[int, ...]
+    probability: float
+    codes: tuple[int, ...]
+
+
+def _durations(event: Event) -> tuple[np.ndarray, np.ndarray]:
+    """Stages and probabilities of an event's duration, probabilities scaled to sum to exactly 1."""
+    pairs = event.durations
+    stages = np.array(list(pairs), dtype=int)
+    prob = np.array(list(pairs.values()), dtype=float)
+    return stages, prob / prob.sum()
+
+
+def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClasses) -> list[Outcome] | None:
+    """Every distinct scenario with its exact probability, or None once there are more than max_scenarios.
+
+    A dynamic program over stages. Its nodes are (class prefix, process state): the classes of stages
+    0..j, and per event the stages it stays in force (0 = inactive) and whether it has happened.
+    Histories reaching the same node have the same future, so their probabilities add; each node keeps
+    the simplest history to name the scenario (fewest event-stages in force, then the likeliest, then
+    the first found): both criteria extend stage by stage, so the best history of a node extends the
+    best of its parents. Every node has at least one continuation, so the number of distinct class
+    prefixes at stage j is a lower bound on the number of scenarios: the enumeration stops as soon as
+    it exceeds max_scenarios.
+    """
+    E, J = len(process.events), stages.count
+    first = [stages.first_start(e) for e in process.events]
+    q = [stage_probability(e, stages) for e in process.events]
+    durations = [_durations(e) for e in process.events]
+    root_class = classes(0, 0)
+    # node key: (prefix id, remaining stages per event, happened mask) -> [probability, best, history]
+    # where best = (-event-stages in force, probability) of the history kept; a history is a linked
+    # list (code of the stage, previous history) so that extending it is O(1)
+    prefix_of: dict[tuple[int, int], int] = {}
+    prefix_classes: list[tuple[int, ...]] = [(root_class,)]
+    nodes: dict[tuple[int, tuple[int, ...], int], list[Any]] = {(0, (0,) * E, 0): [1.0, (0, 1.0), (0, None)]}
+    transitions: dict[tuple[int, tuple[int, ...], int], list[tuple[tuple[int, ...], int, int, float]]] = {}
+    for j in range(1, J):
+        left = J - j
+        new: dict[tuple[int, tuple[int, ...], int], list[Any]] = {}
+        stage_prefixes: set[int] = set()
+        for (prefix, remaining, happened), (prob, best, history) in nodes.items():
+            remaining = tuple(max(r - 1, 0) for r in remaining)
+            key = (j, remaining, happened)
+            if key not in transitions:
+                transitions[key] = _transitions(process, j, left, remaining, happened, first, q, durations)
+            for after, happened_after, code, p in transitions[key]:
+                cls = classes(j, code)
+                child = prefix_of.get((prefix, cls))
+                if child is None:
+                    child = prefix_of[(prefix, cls)] = len(prefix_classes)
+                    prefix_classes.append(prefix_classes[prefix] + (cls,))
+                stage_prefixes.add(child)
+                node = (child, after, happened_after)
+                extended = (best[0] - code.bit_count(), best[1] * p)
+                entry = new.get(node)
+                if entry is None:
+                    new[node] = [prob * p, extended, (code, history)]
+                else:
+                    entry[0] += prob * p
+                    if extended > entry[1]:
+                        entry[1], entry[2] = extended, (code, history)
+        if len(stage_prefixes) > process.max_scenarios:
+            return None
+        nodes = new
+    by_prefix: dict[int, list[Any]] = {}
+    for (prefix, _, _), (prob, best, history) in nodes.items():
+        entry = by_prefix.get(prefix)
+        if entry is None:
+            by_prefix[prefix] = [prob, best, history]
+        else:
+            entry[0] += prob
+            if best > entry[1]:
+                entry[1], entry[2] = best, history
+    return [Outcome(prefix_classes[prefix], prob, _unlink(history)) for prefix, (prob, _, history)
+            in by_prefix.items()]
+
+
+def _unlink(history: tuple[int, Any] | None) -> tuple[int, ...]:
+    codes = []
+    while history is not None:
+        codes.append(history[0])
+        history = history[1]
+    return tuple(reversed(codes))
+
+
+def _transitions(process: Disruptions, j: int, left: int, remaining: tuple[int, ...], happened: int,
+                 first: list[int | None], q: list[float], durations: list[tuple[np.ndarray, np.ndarray]]
+                 ) -> list[tuple[tuple[int, ...], int, int, float]]:
+    """Every way stage j can start from a state (events still in force already counted down): for each
+    event that may start, no start (1 - q) or a start lasting d stages (q * P(d), d cut at the horizon's
+    end, equal cuts added up), independently. Returns (remaining, happened, code, probability) with
+    zero-probability branches left out."""
+    choices = []
+    for e, event in enumerate(process.events):
+        may_start = (remaining[e] == 0 and first[e] is not None and j >= first[e]
+                     and (event.repeat or not happened >> e & 1) and q[e] > 0)
+        if not may_start:
+            choices.append([(remaining[e], 0, 1.0)])
+            continue
+        starts: dict[int, float] = {}
+        for d, p in zip(*durations[e]):
+            if p > 0:
+                starts[min(int(d), left)] = starts.get(min(int(d), left), 0.0) + q[e] * float(p)
+        options = [(0, 0, 1.0 - q[e])] if q[e] < 1 else []
+        choices.append(options + [(d, 1 << e, p) for d, p in starts.items()])
+    once = sum(1 << e for e, event in enumerate(process.events) if not event.repeat)  # need to remember
+    out = []
+    for combo in itertools.product(*choices):
+        after = tuple(r for r, _, _ in combo)
+        started = sum(bit for _, bit, _ in combo)
+        code = sum(1 << e for e, r in enumerate(after) if r > 0)
+        out.append((after, happened | (started & once), code, math.prod(p for _, _, p in combo)))
+    return out
+
+
+def sample_outcomes(process: Disruptions, stages: Stages, classes: StageClasses) -> list[Outcome]:
+    """max_scenarios paths drawn with numpy's PCG64 seeded by `seed`, each of probability 1/N; paths with
+    equal classes in every stage are one scenario, named after its simplest history (fewest
+    event-stages in force), then the most frequent, then the first in numeric order.
+
+    Draw order (what makes a seed reproducible): for each stage j = 1, 2, ... and each event in listed
+    order, N uniforms u decide the starts (an event that may start does when u < q) and then N uniforms
+    v its duration (the first d whose cumulative probability exceeds v), whether or not they are used.
+    """
+    E, J, N = len(process.events), stages.count, process.max_scenarios
+    rng = np.random.default_rng(process.seed)
+    first = [stages.first_start(e) for e in process.events]
+    q = [stage_probability(e, stages) for e in process.events]
+    durations = [_durations(e) for e in process.events]
+    remaining = np.zeros((N, E), dtype=int)
+    happened = np.zeros((N, E), dtype=bool)
+    codes = np.zeros((N, J), dtype=np.int64)
+    for j in range(1, J):
+        remaining = np.maximum(remaining - 1, 0)
+        for e, event in enumerate(process.events):
+            u, v = rng.random(N), rng.random(N)
+            if first[e] is None or j < first[e]:
+                continue
+            d, p = durations[e]
+            drawn = d[np.minimum(np.searchsorted(np.cumsum(p), v, side="right"), len(d) - 1)]
+            start = (remaining[:, e] == 0) & (event.repeat | ~happened[:, e]) & (u < q[e])
+            remaining[start, e] = np.minimum(drawn[start], J - j)
+            happened[start, e] = True
+        codes[:, j] = (remaining > 0).astype(np.int64) @ (1 << np.arange(E, dtype=np.int64))
+    histories, counts = np.unique(codes, axis=0, return_counts=True)
+    groups: dict[tuple[int, ...], list[Any]] = {}
+    for row, count in zip(histories.tolist(), counts.tolist()):
+        key = tuple(classes(j, code) for j, code in enumerate(row))
+        rank = (-sum(code.bit_count() for code in row), count)  # simplest, then most frequent
+        entry = groups.get(key)
+        if entry is None:
+            groups[key] = [count, rank, tuple(row)]
+        else:
+            entry[0] += count
+            if rank > entry[1]:
+                entry[1], entry[2] = rank, tuple(row)
+    return [Outcome(key, count / N, row) for key, (count, _, row) in groups.items()]
+
+
+# --- naming and assembly -------------------------------------------------------------------------
+
+
+def occurrences(codes: tuple[int, ...], events: tuple[Event, ...] | list[Event], stages: Stages
+                ) -> tuple[Occurrence, ...]:
+    """The runs of each event in a history (codes per stage), ordered by first stage then listed order."""
+    runs = []
+    for e, event in enumerate(events):
+        j = 0
+        while j < len(codes):
+            if codes[j] >> e & 1:
+                end = j
+                while end < len(codes) and codes[end] >> e & 1:
+                    end += 1
+                until = month_label(stages.first_month(end)) if end < stages.count else None
+                runs.append((j, e, Occurrence(event.name, j, end - j, month_label(stages.first_month(j)), until)))
+                j = end
+            else:
+                j += 1
+    return tuple(o for _, _, o in sorted(runs, key=lambda run: run[:2]))
+
+
+def scenario_name(occurred: tuple[Occurrence, ...], stages: Stages) -> str:
+    """`calm`, or `event@<stage>x<stages>` per occurrence joined by `+` (`cn-ban@2028x2+cu-quota@2030x1`).
+    A name longer than a scenario file allows keeps its first characters and a hash of the rest."""
+    if not occurred:
+        return "calm"
+    name = "+".join(f"{o.event}@{stages.label(o.first_stage)}x{o.stages}" for o in occurred)
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        name = f"{name[:MAX_NAME - 14]}~{digest}"
+    return name
+
+
+def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: list[Outcome],
+              method: Literal["exact", "sampled"]) -> DisruptionTree:
+    """Order the scenarios depth first (likelier branches first), number the stage tree, name the scenarios
+    and write their events as rules with the stages' months as windows."""
+    process = sc.disruptions
+    events = tuple(process.events)
+    J = stages.count
+    prefix_prob: dict[tuple[int, ...], float] = {}
+    for o in outcomes:
+        for j in range(J):
+            prefix_prob[o.classes[:j + 1]] = prefix_prob.get(o.classes[:j + 1], 0.0) + o.probability
+
+    def order(o: Outcome) -> tuple[tuple[float, int], ...]:
+        return tuple((-prefix_prob[o.classes[:j + 1]], o.classes[j]) for j in range(J))
+
+    node_of: dict[tuple[int, ...], int] = {}
+    node_stage: list[int] = []
+    node_parent: list[int] = []
+    rules: dict[tuple[int, int, int], list[Rule]] = {}
+    scenarios = []
+    for o in sorted(outcomes, key=order):
+        path = []
+        for j in range(J):
+            prefix = o.classes[:j + 1]
+            if prefix not in node_of:
+                node_of[prefix] = len(node_stage)
+                node_stage.append(j)
+                node_parent.append(path[-1] if path else -1)
+            path.append(node_of[prefix])
+        occurred = occurrences(o.codes, events, stages)
+        name = scenario_name(occurred, stages)
+        case_rules = [rule for occ in occurred for rule in _effect_rules(events, occ, rules)]
+        case = Case.model_construct(name=name, probability=o.probability, events=case_rules)
+        scenarios.append(TreeScenario(name, o.probability, occurred, tuple(path), case))
+    node_probability = [prefix_prob[prefix] for prefix in node_of]
+    return DisruptionTree(stages, events, tuple(stage_probability(e, stages) for e in events), method,
+                          process.max_scenarios, process.seed, tuple(scenarios), tuple(node_stage),
+                          tuple(node_parent), tuple(node_probability))
+
+
+def _effect_rules(events: tuple[Event, ...], occ: Occurrence, made: dict[tuple[int, int, int], list[Rule]]
+                  ) -> list[Rule]:
+    """An occurrence's effects as rules in force from its first month until its end (shared between the
+    scenarios it occurs in). A rule's name is its own, else the event's."""
+    e = next(i for i, event in enumerate(events) if event.name == occ.event)
+    key = (e, occ.first_stage, occ.stages)
+    if key not in made:
+        made[key] = [
+            Rule.model_construct(**{**{name: getattr(effect, name) for name in Rule.model_fields},
+                                    "name": effect.name or occ.event, "from_": occ.start, "until": occ.until})
+            for effect in events[e].effects
+        ]
+    return made[key]
+
+
+# --- `optimize tree`: the tree in words, and the equivalent scenario file -------------------------
+
+
+def _share(p: float) -> str:
+    return f"{p:.4g}"
+
+
+def _duration_words(event: Event) -> str:
+    if isinstance(event.duration, int):
+        return f"lasts {event.duration}"
+    return "lasts " + ", ".join(f"{d} ({_share(p)})" for d, p in event.durations.items())
+
+
+def render_tree(tree: DisruptionTree, file: str) -> str:
+    """The tree as `optimize tree` prints it: events, scenarios (numbered in tree order) with their events'
+    first and last months, and per stage the groups of scenarios the plan can tell apart by its end."""
+    st = tree.stages
+    unit = "yearly" if st.unit == "year" else "quarterly"
+    K = len(tree.scenarios)
+    how = (f"all paths, {K} scenario{'s' if K != 1 else ''} (exact)" if tree.method == "exact" else
+           f"{tree.max_scenarios} paths sampled with seed {tree.seed}, {K} distinct scenarios "
+           f"(more than max_scenarios {tree.max_scenarios} exist)")
+    lines = [f"{file}: {len(tree.events)} event{'s' if len(tree.events) != 1 else ''}, {st.count} {unit} stages "
+             f"from {month_label(st.start)}; {how}", "", "events (q: chance to start at a stage start):"]
+    width = max(len(e.name) for e in tree.events)
+    for event, q in zip(tree.events, tree.stage_probability):
+        first = st.first_start(event)
+        when = f"from {month_label(st.first_month(first))}" if first is not None else "never"
+        lines.append(f"  {event.name:<{width}}  {_share(event.annual_probability)} a year, q {_share(q)}; "
+                     f"{_duration_words(event)} {st.unit}(s); starts {when}; "
+                     f"{'may repeat' if event.repeat else 'at most once'}")
+    number_width = len(str(K))
+    name_width = min(max(len(s.name) for s in tree.scenarios), 60)
+    lines += ["", f"  {'#':>{number_width}}  {'scenario':<{name_width}}  {'probability':>11}  events (from -> until)"]
+    for k, s in enumerate(tree.scenarios, start=1):
+        events = ", ".join(f"{o.event} {o.start} -> {o.until or 'end'}" for o in s.occurrences) or "-"
+        lines.append(f"  {k:>{number_width}}  {s.name:<{name_width}}  {_share(s.probability):>11}  {events}")
+    lines += ["", "branching (scenario numbers; | separates the groups the plan can tell apart by the stage's end):"]
+    members = tree.node_members()
+    number = {s.name: k for k, s in enumerate(tree.scenarios, start=1)}
+    for j in range(st.count):
+        groups = [members[n] for n in range(len(tree.node_stage)) if tree.node_stage[n] == j]
+        ranges = [_range(number[g[0]], number[g[-1]]) for g in groups]
+        shown = " | ".join(ranges)
+        if len(shown) > 80:
+            shown = shown[:shown.rfind(" | ", 0, 80)] + " | ..."
+        lines.append(f"  {st.label(j):<7}  {len(groups):>5} group{'s' if len(groups) != 1 else ' '}  {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def _range(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}-{last}"
+
+
+def scenarios_yaml(text: str, file: str, sc: Scenario, tree: DisruptionTree) -> str:
+    """The scenario file with its `disruptions` section replaced by the `scenarios:` list it generates:
+    every other line of the file (comments included) as written. A file whose top level is not a block
+    mapping (flow style, JSON) is written out again from the validated scenario instead."""
+    from optimizer.loader import parse_yaml_text
+
+    _, smap = parse_yaml_text(text, file)
+    smap.locate(("disruptions",))  # positions of every key, from the round-trip parser
+    top = sorted(pos for path, pos in smap.positions.items() if len(path) == 1)
+    where = smap.positions.get(("disruptions",))
+    block = _scenarios_block(tree)
+    if where is None or where[1] != 1:
+        data = sc.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"disruptions"})
+        return _dump(data) + block
+    lines = text.splitlines(keepends=True)
+    begin = where[0] - 1
+    later = [line - 1 for line, _ in top if line > where[0]]
+    end = later[0] if later else len(lines)
+    while end > begin + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    before = "".join(lines[:begin])
+    if before and not before.endswith("\n"):
+        before += "\n"
+    return before + block + "".join(lines[end:])
+
+
+def _scenarios_block(tree: DisruptionTree) -> str:
+    K = len(tree.scenarios)
+    how = (f"every path, merged into {K} scenarios" if tree.method == "exact" else
+           f"{tree.max_scenarios} paths sampled with seed {tree.seed}, merged into {K} scenarios")
+    head = (f"# Generated by `optimize tree --write-scenarios` from a `disruptions` section ({how}).\n"
+            "# Solving this file gives the same plan as solving the section itself.\n")
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    cases = CommentedSeq()
+    for s in tree.scenarios:
+        case = CommentedMap(name=s.name, probability=s.probability)
+        if s.case.events:
+            case["events"] = CommentedSeq(_flow(_rule_fields(rule)) for rule in s.case.events)
+        cases.append(case)
+    return head + _dump({"scenarios": cases})
+
+
+def _rule_fields(rule: Rule) -> dict[str, Any]:
+    """A rule as a scenario file writes it: type and name first, its window last, nothing unset."""
+    fields = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if not fields.get("where"):
+        fields.pop("where", None)
+    first = {key: fields.pop(key) for key in ("type", "name") if key in fields}
+    window = {key: fields.pop(key) for key in ("from", "until") if key in fields}
+    return {**first, **fields, **window}
+
+
+def _flow(value: Any) -> Any:
+    """Nested dicts and lists as ruamel flow-style containers (one line per rule)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, dict):
+        out = CommentedMap((k, _flow(v)) for k, v in value.items())
+    elif isinstance(value, list):
+        out = CommentedSeq(_flow(v) for v in value)
+    else:
+        return value
+    out.fa.set_flow_style()
+    return out
+
+
+def _dump(data: Any) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.width = 1 << 20  # one rule per line, however long
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def tree_command(path: Path, write_to: Path | None = None, as_json: bool = False) -> str:
+    """`optimize tree SCENARIO.yaml [--write-scenarios FILE] [--json]`: what to print (the tree, or
+    tree.json); with `write_to`, the equivalent scenario file is written there first (atomically)."""
+    from optimizer.export import json_bytes
+    from optimizer.pipeline import load_scenario
+
+    sc = load_scenario(path)
+    if sc.disruptions is None:
+        raise ScenarioError([Problem(("disruptions",), "no `disruptions` section: this scenario's scenarios are "
+                                                       "the ones it lists")], file=str(path))
+    tree = generate(sc)
+    if write_to is not None:
+        if write_to.resolve() == Path(path).resolve():
+            raise ScenarioError([Problem(("--write-scenarios",), f"{write_to} is the scenario file itself: "
+                                                                 "write the scenarios to another file")])
+        _write_text(write_to, scenarios_yaml(Path(path).read_text(encoding="utf-8"), str(path), sc, tree))
+    if as_json:
+        return json_bytes(tree.to_json()).decode()
+    written = f"\nscenarios written to {write_to}\n" if write_to is not None else ""
+    return render_tree(tree, str(path)) + written
+
+
+def _write_text(target: Path, text: str) -> None:
+    """Write a file whole or not at all (a temporary file beside it, renamed into place)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise ScenarioError([Problem(("--write-scenarios",), f"cannot write {target}: {exc.strerror}")]) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
