@@ -204,7 +204,9 @@ class StageClasses:
     """class(j, code): the parameters of stage j with the events of `code` in force, numbered per stage.
 
     A code's parameters are resolved once (policies plus the effects of its events, over the whole
-    horizon, by `data.resolve_rules`) and cut into stages; codes whose cut is byte-equal share a class.
+    horizon, by `data.resolve_rules`, stacked as `data.build_tree` compares them) and cut into stages;
+    codes whose cuts are byte-equal share a class. Cuts are kept as 256-bit BLAKE2 digests of their
+    bytes, so memory does not grow with the entities times the codes seen.
     """
 
     def __init__(self, sc: Scenario, stages: Stages):
@@ -212,25 +214,24 @@ class StageClasses:
         self.calendar = Calendar.of(sc.horizon)
         self.stages = stages
         self.events = sc.disruptions.events
-        self._signature: dict[int, np.ndarray] = {}
-        self._class: list[dict[int, int]] = [{} for _ in range(stages.count)]
+        self._of_code: dict[int, tuple[int, ...]] = {}
         self._interned: list[dict[bytes, int]] = [{} for _ in range(stages.count)]
 
     def __call__(self, j: int, code: int) -> int:
-        known = self._class[j].get(code)
-        if known is not None:
-            return known
-        if code not in self._signature:
+        classes = self._of_code.get(code)
+        if classes is None:
             rules = list(self.sc.policies) + [rule for e in active_events(code, len(self.events))
                                               for rule in self.events[e].effects]
-            self._signature[code] = rule_signature(resolve_rules(self.sc, self.calendar, [rules]))[:, :, 0]
-            # (a class is what data.build_tree would tell apart: the same arrays, compared as bytes)
-        periods = self.stages.period_range(j)
-        key = self._signature[code][:, periods.start:periods.stop].tobytes()
+            signature = rule_signature(resolve_rules(self.sc, self.calendar, [rules]))[:, :, 0]
+            classes = self._of_code[code] = tuple(
+                self._intern(stage, signature[:, periods.start:periods.stop])
+                for stage, periods in enumerate(map(self.stages.period_range, range(self.stages.count))))
+        return classes[j]
+
+    def _intern(self, j: int, parameters: np.ndarray) -> int:
         interned = self._interned[j]
-        cls = interned.setdefault(key, len(interned))
-        self._class[j][code] = cls
-        return cls
+        return interned.setdefault(hashlib.blake2b(np.ascontiguousarray(parameters).tobytes(),
+                                                   digest_size=32).digest(), len(interned))
 
 
 def active_events(code: int, n_events: int) -> list[int]:
@@ -283,7 +284,7 @@ def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClass
     for j in range(1, J):
         left = J - j
         new: dict[tuple[int, tuple[int, ...], int], list[Any]] = {}
-        stage_prefixes: set[int] = set()
+        stage_prefixes = 0  # new prefixes of stage j: each prefix of stage j-1 has its own children
         for (prefix, remaining, happened), (prob, best, history) in nodes.items():
             remaining = tuple(max(r - 1, 0) for r in remaining)
             key = (j, remaining, happened)
@@ -295,7 +296,9 @@ def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClass
                 if child is None:
                     child = prefix_of[(prefix, cls)] = len(prefix_classes)
                     prefix_classes.append(prefix_classes[prefix] + (cls,))
-                stage_prefixes.add(child)
+                    stage_prefixes += 1
+                    if stage_prefixes > process.max_scenarios:
+                        return None
                 node = (child, after, happened_after)
                 extended = (best[0] - code.bit_count(), best[1] * p)
                 entry = new.get(node)
@@ -305,8 +308,6 @@ def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClass
                     entry[0] += prob * p
                     if extended > entry[1]:
                         entry[1], entry[2] = extended, (code, history)
-        if len(stage_prefixes) > process.max_scenarios:
-            return None
         nodes = new
     by_prefix: dict[int, list[Any]] = {}
     for (prefix, _, _), (prob, best, history) in nodes.items():
@@ -406,34 +407,60 @@ def sample_outcomes(process: Disruptions, stages: Stages, classes: StageClasses)
 # --- naming and assembly -------------------------------------------------------------------------
 
 
-def occurrences(codes: tuple[int, ...], events: tuple[Event, ...] | list[Event], stages: Stages
-                ) -> tuple[Occurrence, ...]:
-    """The runs of each event in a history (codes per stage), ordered by first stage then listed order."""
-    runs = []
-    for e, event in enumerate(events):
+def runs(codes: tuple[int, ...], n_events: int) -> list[tuple[int, int, int]]:
+    """The runs of a history (codes per stage): (first stage, event, stages in force) of every stretch in
+    which an event is in force, ordered by first stage then listed order."""
+    out = []
+    for e in range(n_events):
         j = 0
         while j < len(codes):
             if codes[j] >> e & 1:
                 end = j
                 while end < len(codes) and codes[end] >> e & 1:
                     end += 1
-                until = month_label(stages.first_month(end)) if end < stages.count else None
-                runs.append((j, e, Occurrence(event.name, j, end - j, month_label(stages.first_month(j)), until)))
+                out.append((j, e, end - j))
                 j = end
             else:
                 j += 1
-    return tuple(o for _, _, o in sorted(runs, key=lambda run: run[:2]))
+    return sorted(out)
 
 
-def scenario_name(occurred: tuple[Occurrence, ...], stages: Stages) -> str:
-    """`calm`, or `event@<stage>x<stages>` per occurrence joined by `+` (`cn-ban@2028x2+cu-quota@2030x1`).
-    A name longer than a scenario file allows keeps its first characters and a hash of the rest."""
-    if not occurred:
+class _Runs:
+    """What a run becomes (its Occurrence, its part of a name, its rules), made once per run: many
+    scenarios share a run, and the LP's rule resolution works per rule object."""
+
+    def __init__(self, events: tuple[Event, ...], stages: Stages):
+        self.events, self.stages = events, stages
+        self._made: dict[tuple[int, int, int], tuple[Occurrence, str, list[Rule]]] = {}
+
+    def __call__(self, run: tuple[int, int, int]) -> tuple[Occurrence, str, list[Rule]]:
+        made = self._made.get(run)
+        if made is None:
+            made = self._made[run] = self._make(*run)
+        return made
+
+    def _make(self, j: int, e: int, length: int) -> tuple[Occurrence, str, list[Rule]]:
+        """Effects in force from the run's first month until the first month after it (None: the
+        horizon's end); a rule's name is its own, else the event's."""
+        event, st = self.events[e], self.stages
+        end = j + length
+        occ = Occurrence(event.name, j, length, month_label(st.first_month(j)),
+                         month_label(st.first_month(end)) if end < st.count else None)
+        rules = [Rule.model_construct(**{**{name: getattr(effect, name) for name in Rule.model_fields},
+                                         "name": effect.name or event.name, "from_": occ.start, "until": occ.until})
+                 for effect in event.effects]
+        return occ, f"{event.name}@{st.label(j)}x{length}", rules
+
+
+def scenario_name(tokens: list[str]) -> str:
+    """`calm`, or `event@<stage>x<stages>` per run joined by `+` (`cn-ban@2028x2+cu-quota@2030x1`).
+    A name longer than a scenario file allows keeps its first characters and a hash of the whole."""
+    if not tokens:
         return "calm"
-    name = "+".join(f"{o.event}@{stages.label(o.first_stage)}x{o.stages}" for o in occurred)
+    name = "+".join(tokens)
     if len(name) > MAX_NAME:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-        name = f"{name[:MAX_NAME - 14]}~{digest}"
+        name = f"{name[:MAX_NAME - 13]}~{digest}"
     return name
 
 
@@ -443,53 +470,45 @@ def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: lis
     and write their events as rules with the stages' months as windows."""
     process = sc.disruptions
     events = tuple(process.events)
-    J = stages.count
-    prefix_prob: dict[tuple[int, ...], float] = {}
+    prefix_of: dict[tuple[int, int], int] = {}  # (parent prefix, class) -> prefix: a node of the stage tree
+    prefix_prob: list[float] = []
+    paths = []
     for o in outcomes:
-        for j in range(J):
-            prefix_prob[o.classes[:j + 1]] = prefix_prob.get(o.classes[:j + 1], 0.0) + o.probability
-
-    def order(o: Outcome) -> tuple[tuple[float, int], ...]:
-        return tuple((-prefix_prob[o.classes[:j + 1]], o.classes[j]) for j in range(J))
-
-    node_of: dict[tuple[int, ...], int] = {}
+        path, parent = [], -1
+        for cls in o.classes:
+            prefix = prefix_of.get((parent, cls))
+            if prefix is None:
+                prefix = prefix_of[(parent, cls)] = len(prefix_prob)
+                prefix_prob.append(0.0)
+            prefix_prob[prefix] += o.probability
+            path.append(prefix)
+            parent = prefix
+        paths.append(path)
+    order = sorted(range(len(outcomes)), key=lambda i: [(-prefix_prob[prefix], cls) for prefix, cls
+                                                        in zip(paths[i], outcomes[i].classes)])
+    node_of: dict[int, int] = {}  # prefix -> node, numbered depth first
     node_stage: list[int] = []
     node_parent: list[int] = []
-    rules: dict[tuple[int, int, int], list[Rule]] = {}
+    node_probability: list[float] = []
+    made = _Runs(events, stages)
     scenarios = []
-    for o in sorted(outcomes, key=order):
-        path = []
-        for j in range(J):
-            prefix = o.classes[:j + 1]
+    for i in order:
+        o = outcomes[i]
+        for j, prefix in enumerate(paths[i]):
             if prefix not in node_of:
                 node_of[prefix] = len(node_stage)
                 node_stage.append(j)
-                node_parent.append(path[-1] if path else -1)
-            path.append(node_of[prefix])
-        occurred = occurrences(o.codes, events, stages)
-        name = scenario_name(occurred, stages)
-        case_rules = [rule for occ in occurred for rule in _effect_rules(events, occ, rules)]
-        case = Case.model_construct(name=name, probability=o.probability, events=case_rules)
-        scenarios.append(TreeScenario(name, o.probability, occurred, tuple(path), case))
-    node_probability = [prefix_prob[prefix] for prefix in node_of]
+                node_parent.append(node_of[paths[i][j - 1]] if j else -1)
+                node_probability.append(prefix_prob[prefix])
+        parts = [made(run) for run in runs(o.codes, len(events))]
+        name = scenario_name([token for _, token, _ in parts])
+        case = Case.model_construct(name=name, probability=o.probability,
+                                    events=[rule for _, _, rules in parts for rule in rules])
+        scenarios.append(TreeScenario(name, o.probability, tuple(occ for occ, _, _ in parts),
+                                      tuple(node_of[prefix] for prefix in paths[i]), case))
     return DisruptionTree(stages, events, tuple(stage_probability(e, stages) for e in events), method,
                           process.max_scenarios, process.seed, tuple(scenarios), tuple(node_stage),
                           tuple(node_parent), tuple(node_probability))
-
-
-def _effect_rules(events: tuple[Event, ...], occ: Occurrence, made: dict[tuple[int, int, int], list[Rule]]
-                  ) -> list[Rule]:
-    """An occurrence's effects as rules in force from its first month until its end (shared between the
-    scenarios it occurs in). A rule's name is its own, else the event's."""
-    e = next(i for i, event in enumerate(events) if event.name == occ.event)
-    key = (e, occ.first_stage, occ.stages)
-    if key not in made:
-        made[key] = [
-            Rule.model_construct(**{**{name: getattr(effect, name) for name in Rule.model_fields},
-                                    "name": effect.name or occ.event, "from_": occ.start, "until": occ.until})
-            for effect in events[e].effects
-        ]
-    return made[key]
 
 
 # --- `optimize tree`: the tree in words, and the equivalent scenario file -------------------------

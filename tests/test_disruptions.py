@@ -352,6 +352,8 @@ def test_same_seed_same_tree_and_another_seed_another():
     first = json.dumps(generate(validate(raw)).to_json())
     assert json.dumps(generate(validate(raw)).to_json()) == first
     assert generate(validate(raw)).method == "sampled"
+    written = [scenarios_yaml(json.dumps(raw), "s.yaml", sc, generate(sc)) for sc in (validate(raw), validate(raw))]
+    assert written[0] == written[1]
     raw["disruptions"]["seed"] = 6
     assert json.dumps(generate(validate(raw)).to_json()) != first
 
