@@ -6,8 +6,8 @@ stages, at max_scenarios 64, 256 and 1,024. For each size, fresh subprocesses so
     `optimizer.pipeline.solve`, which reuses the generated tree);
   - `written`: the same scenarios written out by `optimize tree --write-scenarios` and solved as a
     plain `scenarios:` list (what a planner would have to write by hand);
-and report generation time, scenarios, nodes of the stage tree and of the LP's tree, LP size, solve
-time, CPU seconds and peak memory. Both inputs must reach the same objective.
+and report load and generation time, scenarios, nodes of the stage tree and of the LP's tree, LP size,
+solve time, CPU seconds and peak memory. Both inputs must reach the same objective.
 
     .venv/bin/python benchmarks/tree.py                    # 64, 256, 1024
     .venv/bin/python benchmarks/tree.py --sizes 64 --repeat 3 --stat min
@@ -32,9 +32,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SIZES = (64, 256, 1024)
 COLUMNS = ["max_scenarios", "input", "method", "scenarios", "stage_nodes", "lp_nodes", "variables", "rows",
-           "generation_s", "generation_cpu_s", "data_s", "formulate_s", "highs_s", "solve_cpu_s", "pipeline_s",
-           "generation_to_highs", "generation_cpu_to_solve_cpu", "peak_rss_mb", "objective", "repeats", "stat",
-           "load_avg"]
+           "load_s", "generation_s", "generation_cpu_s", "data_s", "formulate_s", "highs_s", "solve_cpu_s",
+           "pipeline_s", "generation_to_highs", "generation_cpu_to_solve_cpu", "peak_rss_mb", "objective",
+           "repeats", "stat", "load_avg"]
 
 MINERALS = {  # price $/t, demand t/quarter
     "dysprosium": (350_000.0, 20.0),
@@ -91,8 +91,10 @@ def worker(path: str) -> None:
 
     from optimizer.pipeline import load_scenario, solve
 
+    wall = time.perf_counter()
     sc = load_scenario(path)
-    out: dict = {"method": "written", "generation_s": 0.0, "generation_cpu_s": 0.0, "stage_nodes": None}
+    out: dict = {"method": "written", "load_s": time.perf_counter() - wall, "generation_s": 0.0,
+                 "generation_cpu_s": 0.0, "stage_nodes": None}
     if sc.disruptions is not None:
         from optimizer.disruptions import generate
 
@@ -143,7 +145,7 @@ def measure(size: int, folder: Path, repeats: int, stat: str, timeout: float) ->
             runs.append(json.loads(_run([str(Path(__file__)), "--worker", str(path)], timeout).splitlines()[-1]))
         combine = min if stat == "min" else statistics.median
         row = dict(runs[0])
-        for key in ("generation_s", "generation_cpu_s", "data_s", "formulate_s", "highs_s", "solve_cpu_s",
+        for key in ("load_s", "generation_s", "generation_cpu_s", "data_s", "formulate_s", "highs_s", "solve_cpu_s",
                     "pipeline_s", "peak_rss_mb"):
             row[key] = combine(r[key] for r in runs)
         row.update(max_scenarios=size, input=label, repeats=repeats, stat=stat, load_avg=round(load, 2),
@@ -186,14 +188,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _table(rows: list[dict]) -> str:
     head = (f"{'max':>5} {'input':<12} {'method':<8} {'K':>5} {'stage n':>7} {'LP n':>6} {'vars':>8} "
-            f"{'gen s':>7} {'gen cpu':>7} {'HiGHS s':>8} {'solve cpu':>9} {'gen/HiGHS':>9} {'gen/cpu':>8} "
-            f"{'RSS MB':>7}")
+            f"{'load s':>7} {'gen s':>7} {'gen cpu':>7} {'HiGHS s':>8} {'solve cpu':>9} {'gen/HiGHS':>9} "
+            f"{'gen/cpu':>8} {'RSS MB':>7}")
     lines = [head]
     for r in rows:
+        stage_nodes = r["stage_nodes"] if r["stage_nodes"] is not None else "-"
         lines.append(f"{r['max_scenarios']:>5} {r['input']:<12} {r['method']:<8} {r['scenarios']:>5} "
-                     f"{r['stage_nodes'] if r['stage_nodes'] is not None else '-':>7} {r['lp_nodes']:>6} "
-                     f"{r['variables']:>8} {r['generation_s']:>7.3f} {r['generation_cpu_s']:>7.3f} "
-                     f"{r['highs_s']:>8.2f} {r['solve_cpu_s']:>9.2f} {r['generation_to_highs']:>9.2%} "
+                     f"{stage_nodes:>7} {r['lp_nodes']:>6} {r['variables']:>8} {r['load_s']:>7.3f} "
+                     f"{r['generation_s']:>7.3f} {r['generation_cpu_s']:>7.3f} {r['highs_s']:>8.2f} "
+                     f"{r['solve_cpu_s']:>9.2f} {r['generation_to_highs']:>9.2%} "
                      f"{r['generation_cpu_to_solve_cpu']:>8.2%} {r['peak_rss_mb']:>7.0f}")
     return "\n".join(lines)
 
