@@ -17,6 +17,17 @@ def _money(x: float, currency: str) -> str:
     return f"{x:,.2f} {currency}"
 
 
+def _scenarios_shown(scenarios: dict, most_probable: int = 10, costliest: int = 5) -> list[str]:
+    """All scenarios when there are few; else the most probable and the costliest (a generated tree can
+    have thousands), in the summary's order."""
+    if len(scenarios) <= most_probable + costliest:
+        return list(scenarios)
+    by_probability = sorted(scenarios, key=lambda k: (-scenarios[k]["probability"], k))[:most_probable]
+    by_cost = [k for k in sorted(scenarios, key=lambda k: (-scenarios[k]["cost"], k)) if k not in by_probability]
+    keep = set(by_probability + by_cost[:costliest])
+    return [k for k in scenarios if k in keep]
+
+
 def print_summary(console: Console, solution: Solution, folder: Path | None = None, top: int = 10) -> None:
     """Status, headline costs, shortfall by material, spend by region, top purchases."""
     s = solution.summary
@@ -31,8 +42,12 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
         table = Table(title="Scenarios")
         for col in ("scenario", "probability", "cost", "cash spend"):
             table.add_column(col, justify="right" if col != "scenario" else "left")
-        for name, row in s["scenarios"].items():
+        shown = _scenarios_shown(s["scenarios"])
+        for name in shown:
+            row = s["scenarios"][name]
             table.add_row(name, f"{row['probability']:.3f}", _money(row["cost"], cur), _money(row["cash_spend"], cur))
+        if len(shown) < len(s["scenarios"]):
+            table.caption = f"the {len(shown)} most probable and costliest of {len(s['scenarios'])}; all in summary.json"
         console.print(table)
     short = {m: v for m, v in s["shortfall_by_material"].items() if v > 0}
     if short:

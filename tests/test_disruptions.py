@@ -565,3 +565,15 @@ def test_schema_describes_the_section():
 
     schema = json.dumps(Scenario.model_json_schema(by_alias=True))
     assert "annual_probability" in schema and "max_scenarios" in schema
+
+
+def test_terminal_summary_lists_the_likeliest_and_costliest_of_many_scenarios():
+    """A generated tree can have thousands of scenarios: the terminal shows the 10 most probable and the
+    5 costliest of the others, in the summary's order; up to 15 scenarios, all of them."""
+    from optimizer.summary import _scenarios_shown
+
+    scenarios = {f"s{i:02d}": {"probability": (40 - i) / 820, "cost": float(i % 7)} for i in range(40)}
+    shown = _scenarios_shown(scenarios)
+    assert shown == [f"s{i:02d}" for i in range(10)] + ["s12", "s13", "s20", "s27", "s34"]
+    few = dict(list(scenarios.items())[:15])
+    assert _scenarios_shown(few) == list(few)
