@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import scenario
+from test_validation import problems_of
 from optimizer.checks import validate
 from optimizer.data import RULE_PARAMETERS, build_data, rule_signature
 from optimizer.disruptions import (
@@ -481,12 +482,6 @@ def test_tree_command_function_reads_the_file(tmp_path):
 
 
 # --- validation ------------------------------------------------------------------------------------
-
-
-def problems_of(text: str) -> list[str]:
-    with pytest.raises(ScenarioError) as info:
-        validate(*parse_yaml_text(text, "s.yaml"))
-    return [p.render("s.yaml") for p in info.value.problems]
 
 
 def test_every_problem_of_a_disruptions_section_at_once_with_lines():
