@@ -51,7 +51,7 @@ def convert_file(source: str | Path, to: str | None = None, out: str | Path | No
         header = (f"{target.name}: scenario `{scenario.name}` written by `optimize convert` from {source.name}.\n"
                   "Comments and notes of the original are not carried over (docs/excel.md).")
         data = scenario_yaml(doc, header).encode()
-    _write_atomically(target, data)
+    write_atomically(target, data)
     return target
 
 
@@ -69,7 +69,8 @@ def _format(to: str | None, out: str | Path | None, from_workbook: bool) -> str:
     return "yaml" if from_workbook else "xlsx"
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a temporary file beside it, renamed into place)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
     try:

@@ -375,7 +375,7 @@ def _validate_duration(value: Any) -> int | dict[int, float]:
 Duration = Annotated[
     Any,
     PlainValidator(_validate_duration),
-    PlainSerializer(lambda value: value if isinstance(value, int) else {str(d): p for d, p in value.items()}),
+    PlainSerializer(lambda value: value if isinstance(value, int) else dict(value)),
     WithJsonSchema({
         "description": "Stages the event lasts: a whole number, or {stages: probability} summing to 1",
         "anyOf": [

@@ -572,3 +572,19 @@ def test_terminal_summary_lists_the_likeliest_and_costliest_of_many_scenarios():
     assert shown == [f"s{i:02d}" for i in range(10)] + ["s12", "s13", "s20", "s27", "s34"]
     few = dict(list(scenarios.items())[:15])
     assert _scenarios_shown(few) == list(few)
+
+
+def test_a_workbook_carries_the_disruptions(tmp_path):
+    """`optimize convert` to a workbook and back keeps the process: the same tree, name for name; its
+    scenarios are written as a whole YAML file (a workbook has no lines to keep)."""
+    from optimizer.convert import convert_file
+    from optimizer.loader import read_scenario
+
+    path = tmp_path / "hazard.yaml"
+    path.write_text(FILE)
+    convert_file(path, out=tmp_path / "hazard.xlsx")
+    from_workbook = validate(*read_scenario(tmp_path / "hazard.xlsx"))
+    assert from_workbook.disruptions == validate(*parse_yaml_text(FILE)).disruptions
+    assert generate(from_workbook).to_json() == generate(validate(*parse_yaml_text(FILE))).to_json()
+    written = validate(*parse_yaml_text(scenarios_yaml(None, "hazard.xlsx", from_workbook, generate(from_workbook))))
+    assert written.scenarios == generate(from_workbook).cases and written.disruptions is None
