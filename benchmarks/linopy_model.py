@@ -85,7 +85,7 @@ def build(d: ModelData) -> Model:
                                    d.src_exp, arrives)
     process, process_expand = capacity_var("processor", "process", d.proc_cap, d.proc_cmult, d.proc_ban,
                                            d.proc_window, d.proc_exp, np.ones((P, N), bool))
-    target = d.target[:, t]
+    target = d.target[:, t, k]  # the target in force (after release rules)
     has_stock = np.broadcast_to(d.has_stock[:, None], (M, N))
     stock = m.add_variables(lower=grid(np.where(d.hard_target[:, None], target, 0.0), "material"),
                             upper=grid(np.where(has_stock, d.stock_cap[:, t], 0.0), "material"),

@@ -15,12 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pydantic
 from pydantic import BaseModel
 
 from optimizer.errors import Problem, ScenarioError, format_path
 from optimizer.loader import SourceMap
-from optimizer.spec import PERIOD_MONTHS, Filter, Rule, Scenario, Strict
+from optimizer.spec import PERIOD_MONTHS, Case, Filter, Rule, Scenario, Strict
 
 PROBABILITY_TOLERANCE = 1e-6
 
@@ -53,6 +54,8 @@ def check_scenario(sc: Scenario) -> list[Problem]:
         check_limits,
         check_probabilities,
         check_disruptions,
+        check_release_filters,
+        check_home_country,
     )
     return [problem for check in checks for problem in check(sc)]
 
@@ -266,6 +269,7 @@ RULE_TARGETS = {
     "ban": ("sources", "processors"),
     "capacity": ("sources", "processors"),
     "demand": ("materials",),
+    "release": ("materials",),
 }
 
 
@@ -319,6 +323,8 @@ def check_filters(sc: Scenario) -> list[Problem]:
     problems = []
     for path, rule in _rules(sc):
         problems += _check_filter_ids(sc, rule.where, path)
+        if _not_for_release(rule):
+            continue  # check_release_filters names the key; matching nothing follows from it
         kinds = RULE_TARGETS[rule.type]
         if not any(filter_matches(rule.where, kind, e) for kind in kinds for e in getattr(sc, kind)):
             what = " or ".join(k[:-1] for k in kinds)
@@ -397,3 +403,137 @@ def check_disruptions(sc: Scenario) -> list[Problem]:
                                     f"no stage starts on or after {event.earliest} within the horizon (the last "
                                     f"starts {last}): the event could never start"))
     return problems
+
+
+def _not_for_release(rule: Rule) -> list[str]:
+    """The filter keys of a release rule other than `material` (SPEC v2 allows that one only)."""
+    if rule.type != "release":
+        return []
+    return [key for key in ("source", "processor", "region", "country") if rule.where.values(key) is not None]
+
+
+def check_release_filters(sc: Scenario) -> list[Problem]:
+    """A release rule's filter names materials only (SPEC v2): a stockpile belongs to a material."""
+    return [
+        Problem((*path, "where", key), f"a release rule filters on `material` only, not on `{key}`")
+        for path, rule in _rules(sc) for key in _not_for_release(rule)
+    ]
+
+
+def check_home_country(sc: Scenario) -> list[Problem]:
+    """With `home_country` given, a `region: domestic` source is in that country (SPEC v2)."""
+    if sc.home_country is None:
+        return []
+    return [
+        Problem(("sources", i, "country"), f"source `{src.id}` is `region: domestic` but its country is "
+                f"{src.country}, not home_country {sc.home_country}")
+        for i, src in enumerate(sc.sources) if src.region == "domestic" and src.country != sc.home_country
+    ]
+
+
+# --- warnings: valid input that probably does not say what the planner means ---------------------
+
+
+def warn_target_held_through_disruption(sc: Scenario) -> list[Problem]:
+    """SPEC 2 (v2): a material with a soft target whose source a scenario bans or cuts (capacity
+    multiplier < 1) with no release rule for it in the periods the rule covers, while the target
+    penalty summed over the remaining periods from the rule's first one exceeds the shortfall
+    penalty: the plan would rather hold stock than serve demand. One warning per rule, naming the
+    scenarios and materials. With a `disruptions` section each event is read as a scenario in
+    which its effects hold from the first stage it can start at (the tree is not generated)."""
+    from optimizer.data import Calendar  # data builds on this module
+
+    cal = Calendar.of(sc.horizon)
+    found: dict[tuple[tuple[Any, ...], str], list[str]] = {}  # (rule path, material) -> scenarios
+    figures: dict[tuple[tuple[Any, ...], str], str] = {}
+    rule_at: dict[tuple[Any, ...], tuple[Rule, int]] = {}
+    for name, rules in _rules_in_force(sc, cal):
+        for mat in sc.materials:
+            st = mat.stockpile
+            if (st is None or st.hard_target or not st.target_penalty or not mat.shortfall_penalty
+                    or not _positive_anywhere(mat.demand)):
+                continue
+            target = cal.series(st.target)
+            released = np.zeros(cal.periods, dtype=bool)
+            for _, rule, covers in rules:
+                if rule.type == "release" and filter_matches(rule.where, "materials", mat):
+                    released |= covers
+            own = [s for s in sc.sources if s.material == mat.id]
+            for path, rule, covers in rules:
+                cuts = rule.type == "ban" or (rule.type == "capacity" and rule.multiplier < 1)
+                if not cuts or not covers.any() or (covers & released).any():
+                    continue
+                if not any(filter_matches(rule.where, "sources", s) for s in own):
+                    continue
+                first = int(np.flatnonzero(covers)[0])
+                held = st.target_penalty * int((target[first:] > 0).sum())
+                if held > mat.shortfall_penalty:
+                    found.setdefault((path, mat.id), []).append(name)
+                    figures[path, mat.id] = f"{mat.id} {held:,.6g} > {mat.shortfall_penalty:,.6g}"
+                    rule_at[path] = (rule, first)
+    grouped: dict[tuple[tuple[Any, ...], tuple[str, ...]], list[str]] = {}
+    for (path, material), names in found.items():
+        grouped.setdefault((path, tuple(names)), []).append(material)
+    problems = []
+    for (path, names), materials in grouped.items():
+        rule, first = rule_at[path]
+        label = f"rule `{rule.name}`" if rule.name else f"this {rule.type} rule"
+        verb = "bans" if rule.type == "ban" else "cuts"
+        listed = materials[0] if len(materials) == 1 else f"[{', '.join(materials)}]"
+        problems.append(Problem(path, (
+            f"in {_plural('scenario', list(names))}, {label} {verb} a source of {', '.join(materials)} from "
+            f"{cal.labels[first]} with no release rule for {'it' if len(materials) == 1 else 'them'}: the target "
+            f"penalty summed over the remaining periods exceeds the shortfall penalty "
+            f"({'; '.join(figures[path, m] for m in materials)}), so the plan would rather hold stock than serve "
+            f"demand; to draw the stockpile down, add {{type: release, where: {{material: {listed}}}}}")))
+    return problems
+
+
+def _rules_in_force(sc: Scenario, cal) -> Iterator[tuple[str, list[tuple[tuple[Any, ...], Rule, np.ndarray]]]]:
+    """(scenario name, [(rule path, rule, covered periods [T] bool)]) of every scenario: the policies
+    plus its events; with `disruptions`, one per event (`event <name>`) with its effects from the first
+    stage the event can start at."""
+    policies = [(("policies", i), rule, cal.window(rule.from_, rule.until)) for i, rule in enumerate(sc.policies)]
+    if sc.disruptions is not None and not sc.scenarios:
+        from optimizer.disruptions import Stages, month_label  # stage arithmetic has one home
+
+        stages = Stages.of(sc)
+        for e, event in enumerate(sc.disruptions.events):
+            first = stages.first_start(event)
+            if first is None:
+                continue
+            covers = cal.window(month_label(stages.first_month(first)), None)
+            yield f"event {event.name}", policies + [(("disruptions", "events", e, "effects", j), rule, covers)
+                                                     for j, rule in enumerate(event.effects)]
+        return
+    for k, case in enumerate(sc.scenarios or [Case(name="base", probability=1.0)]):
+        yield case.name, policies + [(("scenarios", k, "events", j), rule, cal.window(rule.from_, rule.until))
+                                     for j, rule in enumerate(case.events)]
+
+
+def _plural(word: str, names: list[str]) -> str:
+    return f"{word}{'s' if len(names) != 1 else ''} {', '.join(names)}"
+
+
+#: Checks whose problems are warnings: printed and recorded, never stopping a run.
+WARNING_CHECKS = (warn_target_held_through_disruption,)
+
+
+def scenario_warnings(sc: Scenario) -> list[str]:
+    """Every warning about a valid scenario, as `<field path>: <message>` (list items named by their
+    id or name where they have one)."""
+    return [f"{_named_path(sc, p.path)}: {p.message}" for check in WARNING_CHECKS for p in check(sc)]
+
+
+def _named_path(sc: Scenario, path: tuple[Any, ...]) -> str:
+    """`("scenarios", 1, "events", 0)` -> `scenarios[full-ban].events[0]` (an unnamed item keeps its index)."""
+    out, node = "", sc
+    for part in path:
+        if isinstance(part, int):
+            node = node[part]
+            name = getattr(node, "id", None) or getattr(node, "name", None)
+            out += f"[{name if name else part}]"
+        else:
+            node = getattr(node, part)
+            out += f".{part}" if out else part
+    return out

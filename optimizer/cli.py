@@ -206,6 +206,10 @@ def validate_command(
     except ScenarioError as exc:
         _fail(exc)
         return
+    from optimizer.checks import scenario_warnings
+
+    for warning in scenario_warnings(sc):
+        sys.stderr.write(f"warning: {warning}\n")
     cases = sc.cases
     counts = [(len(sc.materials), "material"), (len(sc.sources), "source"), (len(sc.processors), "processor"),
               (len(cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]

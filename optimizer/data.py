@@ -129,6 +129,12 @@ class Tree:
         """Ancestor of each node in `period` (<= the node's period)."""
         return self.node_of[period, self.rep[nodes]]
 
+    def members(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each entry of `nodes`, every scenario passing through it: (entry index, scenario)."""
+        member = self.node_of[self.t[nodes]] == nodes[:, None]  # [n, K]
+        idx, k = np.nonzero(member.reshape(len(nodes), self.node_of.shape[1]))
+        return idx, k
+
 
 @dataclass(frozen=True)
 class ModelData:
@@ -148,9 +154,10 @@ class ModelData:
     initial: np.ndarray  # [M] units
     stock_cap: np.ndarray  # [M, T] units (inf = unlimited)
     holding: np.ndarray  # [M, T] $/unit/period
-    target: np.ndarray  # [M, T] units
+    target: np.ndarray  # [M, T, K] units: the target in force, 0 where a release rule covers (SPEC 4.0)
     target_penalty: np.ndarray  # [M] $/unit/period
     hard_target: np.ndarray  # [M] bool
+    end_value: np.ndarray  # [M] $/unit of stock held at the end of the last period
     # sources [S]
     sources: list[str]
     src_material: np.ndarray  # [S] material index
@@ -179,7 +186,8 @@ class ModelData:
     tariff: np.ndarray  # [S, T, K] summed tariff rate
     pmult: np.ndarray  # [S, T, K] price multiplier
     src_cmult: np.ndarray  # [S, T, K] capacity multiplier
-    src_ban: np.ndarray  # [S, T, K] bool
+    src_ban: np.ndarray  # [S, T, K] bool: no order placed in t (bans `on: order`)
+    arrival_ban: np.ndarray  # [S, T, K] bool: nothing delivered in t (bans `on: arrival`)
     proc_cmult: np.ndarray  # [P, T, K]
     proc_ban: np.ndarray  # [P, T, K] bool
     dmult: np.ndarray  # [M, T, K] demand multiplier
@@ -205,6 +213,18 @@ class ModelData:
         """Landed cost per unit ordered, price * pmult * (1 + tariff) + freight, [S, T, K] $/unit."""
         return self.price[:, :, None] * self.pmult * (1.0 + self.tariff) + self.freight[:, :, None]
 
+    @property
+    def delivered(self) -> np.ndarray:
+        """delivered[s,t,k] of SPEC 4.0, by ORDER period t: 0.0 when a ban `on: arrival` covers the
+        arrival period t + lead_s in scenario k, else 1.0 (also 1.0 where t + lead_s >= T, where no
+        order can be placed anyway), [S, T, K]."""
+        S, T, K = self.arrival_ban.shape
+        out = np.ones((S, T, K))
+        arrival = np.arange(T)[None, :] + self.src_lead[:, None]  # [S, T]
+        s, t = np.nonzero(arrival < T)
+        out[s, t] = np.where(self.arrival_ban[s, arrival[s, t]], 0.0, 1.0)
+        return out
+
 
 def build_data(sc: Scenario) -> ModelData:
     """Resolve a validated scenario into arrays."""
@@ -222,7 +242,9 @@ def build_data(sc: Scenario) -> ModelData:
 
     rules = resolve_rules(sc, cal, [list(sc.policies) + list(case.events) for case in cases])
     prob = np.array([c.probability for c in cases], dtype=float)
-    tree = build_tree(rule_signature(rules), prob)
+    signature = rule_signature(rules)
+    # rows equal in every scenario tell none apart: a shorter key for the tree, the same tree
+    tree = build_tree(signature[(signature != signature[:, :, :1]).any(axis=(1, 2))], prob)
 
     return ModelData(
         name=sc.name,
@@ -240,9 +262,9 @@ def build_data(sc: Scenario) -> ModelData:
             [cal.series(s.capacity, np.inf) if s else np.zeros(T) for s in stock]
         ).reshape(len(mats), T),
         holding=np.array([cal.series(s.holding_cost) if s else np.zeros(T) for s in stock]).reshape(len(mats), T),
-        target=np.array([cal.series(s.target) if s else np.zeros(T) for s in stock]).reshape(len(mats), T),
         target_penalty=np.array([(s.target_penalty or 0.0) if s else 0.0 for s in stock]),
         hard_target=np.array([bool(s and s.hard_target) for s in stock], dtype=bool),
+        end_value=np.array([s.end_value if s else 0.0 for s in stock]),
         sources=[s.id for s in srcs],
         src_material=np.array([mat_index[s.material] for s in srcs], dtype=int),
         src_region=[s.region for s in srcs],
@@ -287,7 +309,12 @@ def build_data(sc: Scenario) -> ModelData:
 
 #: The parameters rules set per scenario (ModelData fields of shape [entity, T, K]): what distinguishes
 #: scenarios, so what non-anticipativity compares (SPEC 4.1.10).
-RULE_PARAMETERS = ("tariff", "pmult", "src_cmult", "src_ban", "proc_cmult", "proc_ban", "dmult")
+#: What rules decide, per entity, period and scenario: the scenario-dependent parameters that tell
+#: scenarios apart (SPEC 4.1.10). A ban `on: arrival` is a parameter of the periods it covers, and
+#: the target one after release rules (SPEC 4.0): an order placed before anyone can know of a later
+#: ban is shared.
+RULE_PARAMETERS = ("tariff", "pmult", "src_cmult", "src_ban", "proc_cmult", "proc_ban", "dmult", "arrival_ban",
+                   "target")
 
 
 def rule_signature(parameters: dict[str, np.ndarray]) -> np.ndarray:
@@ -305,10 +332,14 @@ def resolve_rules(sc: Scenario, cal: Calendar, rule_sets: list[list[Rule]]) -> d
     pmult = np.ones((len(srcs), T, K))
     src_cmult = np.ones((len(srcs), T, K))
     src_ban = np.zeros((len(srcs), T, K), dtype=bool)
+    arrival_ban = np.zeros((len(srcs), T, K), dtype=bool)
     proc_cmult = np.ones((len(procs), T, K))
     proc_ban = np.zeros((len(procs), T, K), dtype=bool)
     dmult = np.ones((len(mats), T, K))
-    taxable = np.array([s.country != sc.home_country for s in srcs], dtype=bool)
+    released = np.zeros((len(mats), T, K), dtype=bool)
+    # SPEC 4.0: home_country is exempt; with it omitted, region domestic is.
+    taxable = np.array([s.country != sc.home_country if sc.home_country is not None else s.region != "domestic"
+                        for s in srcs], dtype=bool)
     hits: dict[int, tuple[np.ndarray, ...]] = {}  # per filter object: policies recur in every scenario
     for k, rules in enumerate(rule_sets):
         for rule in rules:
@@ -325,12 +356,17 @@ def resolve_rules(sc: Scenario, cal: Calendar, rule_sets: list[list[Rule]]) -> d
                 src_cmult[np.ix_(s_hit, covers, [k])] *= rule.multiplier
                 proc_cmult[np.ix_(p_hit, covers, [k])] *= rule.multiplier
             elif rule.type == "ban":
-                src_ban[np.ix_(s_hit, covers, [k])] = True
-                proc_ban[np.ix_(p_hit, covers, [k])] = True
+                (arrival_ban if rule.stops_arrivals else src_ban)[np.ix_(s_hit, covers, [k])] = True
+                proc_ban[np.ix_(p_hit, covers, [k])] = True  # processors: banned either way
             elif rule.type == "demand":
                 dmult[np.ix_(m_hit, covers, [k])] *= rule.multiplier
+            elif rule.type == "release":
+                released[np.ix_(m_hit, covers, [k])] = True
+    stock = [m.stockpile for m in mats]
+    target = np.array([cal.series(st.target) if st else np.zeros(T) for st in stock]).reshape(len(mats), T)
     return {"tariff": tariff, "pmult": pmult, "src_cmult": src_cmult, "src_ban": src_ban, "proc_cmult": proc_cmult,
-            "proc_ban": proc_ban, "dmult": dmult}
+            "proc_ban": proc_ban, "dmult": dmult, "arrival_ban": arrival_ban,
+            "target": np.where(released, 0.0, target[:, :, None])}
 
 
 def _rows(rows: list, width: int, dtype: type = float) -> np.ndarray:
@@ -345,7 +381,8 @@ def _matches(rule: Rule, kind: str, entities: list) -> np.ndarray:
 def build_tree(signature: np.ndarray, prob: np.ndarray) -> Tree:
     """Group scenarios period by period: same node at t iff same node at t-1 and equal parameters at t.
 
-    `signature` is [X, T, K]: every scenario-dependent parameter (tariffs, multipliers, bans) per period.
+    `signature` is [X, T, K]: every scenario-dependent parameter (tariffs, multipliers, bans, targets)
+    per period.
     """
     _, T, K = signature.shape
     node_of = np.empty((T, K), dtype=int)

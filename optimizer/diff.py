@@ -22,7 +22,10 @@ from optimizer.schema import TABLES, TEXT_COLUMNS
 DEFAULT_TOLERANCE = 1e-6
 DEFAULT_TOP = 10
 MAX_LINES = 60
-MAIN_METRICS = ("objective", "expected_cost", "cvar", "cash_spend")
+MAIN_METRICS = ("objective", "expected_cost", "money", "penalties", "cvar", "cash_spend")
+#: Headline rows read from summary.json's cost_breakdown (expected, discounted): what of the expected
+#: cost is money and what is penalty (SPEC 6).
+SPLIT_LABELS = {"money": "of which money (paid - received)", "penalties": "of which penalties (not money)"}
 
 
 class ResultFolderError(OptimizerError):
@@ -179,7 +182,7 @@ def _delta_row(metric: str, kind: str, old: Any, new: Any, tol: float, always: b
                label: str | None = None) -> dict | None:
     o, n = _num(old), _num(new)
     delta = n - o
-    changed = abs(delta) > tol
+    changed = abs(delta) > tol and not (always and (old is None or new is None))
     if not (changed or always):
         return None
     return {
@@ -199,8 +202,8 @@ def headline(old: ResultFolder, new: ResultFolder, tol: float) -> list[dict]:
     so, sn = old.summary, new.summary
     alpha = sn.get("cvar_alpha", so.get("cvar_alpha"))
     cvar_label = f"CVaR {_num(alpha):.0%}".replace("%", " %") if alpha is not None else "CVaR"
-    rows = [_delta_row(key, "money", so.get(key), sn.get(key), tol, always=True,
-                       label=cvar_label if key == "cvar" else None)
+    rows = [_delta_row(key, "money", _metric(so, key), _metric(sn, key), tol, always=True,
+                       label=cvar_label if key == "cvar" else SPLIT_LABELS.get(key))
             for key in MAIN_METRICS]
     scen_o, scen_n = so.get("scenarios") or {}, sn.get("scenarios") or {}
     names = list(dict.fromkeys([*scen_o, *scen_n]))
@@ -218,6 +221,13 @@ def headline(old: ResultFolder, new: ResultFolder, tol: float) -> list[dict]:
     for r in sorted(set(spend_o) | set(spend_n)):
         rows.append(_delta_row(f"spend {r}", "money", spend_o.get(r, 0.0), spend_n.get(r, 0.0), tol))
     return [r for r in rows if r is not None]
+
+
+def _metric(summary: dict, key: str) -> Any:
+    """A headline figure of summary.json; None when the folder has none (written before it existed)."""
+    if key in SPLIT_LABELS:
+        return ((summary.get("cost_breakdown") or {}).get("expected") or {}).get("discounted", {}).get(key)
+    return summary.get(key)
 
 
 def _aggregate_purchases(df: pd.DataFrame) -> pd.DataFrame:
@@ -488,7 +498,7 @@ def fmt_delta(x: float, rel: float | None, old: float | None, new: float | None 
     text = fmt_signed(x)
     if x and rel is not None:
         text += f" ({rel:+.1%})".replace("%", " %")
-    elif old == 0:
+    elif x and old == 0:
         text += " (was 0)"
     return text
 

@@ -85,8 +85,9 @@ def _infeasible(form: Formulation, session: SolverSession, problem: StandardForm
         t = int(d.tree.t[node])
         if name == "stock":
             unit = d.units[e]
-            if d.hard_target[e] and d.target[e, t] > 0:
-                parts.insert(0, f"{d.materials[e]} hard target {d.target[e, t]:,.6g} {unit} in {_period(d, node)} "
+            target = d.target[e, t, d.tree.rep[node]]
+            if d.hard_target[e] and target > 0:
+                parts.insert(0, f"{d.materials[e]} hard target {target:,.6g} {unit} in {_period(d, node)} "
                                 f"({_scenarios(d, node)}) cannot be met")
             if np.isfinite(d.stock_cap[e, t]):
                 parts.append(f"{d.materials[e]} stock capacity {d.stock_cap[e, t]:,.6g} {unit} in {_period(d, node)}")
@@ -124,7 +125,7 @@ def _supply_blockers(d: ModelData, sc: Scenario, m: int, node: int) -> list[str]
     for s in np.flatnonzero(d.src_material == m):
         src = sc.sources[s]
         banned = [r for r in rules if r.type == "ban" and filter_matches(r.where, "sources", src)]
-        if banned and d.src_ban[s, : t + 1, k].all():
+        if banned and (d.src_ban[s, : t + 1, k] | d.arrival_ban[s, : t + 1, k]).all():
             rule = banned[0]
             label = f" by rule {rule.name}" if rule.name else ""
             since = f" from {rule.from_}" if rule.from_ else ""
@@ -148,18 +149,21 @@ def _unbounded(form: Formulation, session: SolverSession) -> str:
     ray = session.primal_ray()
     parts = []
     if ray is not None:
-        for name in ("surplus", "buy", "process"):
+        for name in ("surplus", "stock", "buy", "process"):
             fam = lp.vars[name]
             moving = np.flatnonzero(np.abs(ray[fam.cols]) > 1e-9)
-            names = {"surplus": d.materials, "buy": d.sources, "process": d.processors}[name]
+            names = {"surplus": d.materials, "stock": d.materials, "buy": d.sources, "process": d.processors}[name]
             ents = sorted({names[int(fam.entity[i])] for i in moving})
             if ents:
-                verb = {"surplus": "selling", "buy": "buying from", "process": "processing in"}[name]
+                verb = {"surplus": "selling", "stock": "holding", "buy": "buying from",
+                        "process": "processing in"}[name]
                 parts.append(f"{verb} {', '.join(ents)} without limit")
     sells = [f"{d.materials[m]} sells at {d.sale_price[m]:,.6g}" for m in np.flatnonzero(d.sale_price > 0)]
+    sells += [f"{d.materials[m]} stock is worth {d.end_value[m]:,.6g} at the end"
+              for m in np.flatnonzero(d.end_value > 0)]
     text = _join(parts) or "some decision can grow without limit while lowering cost"
     if sells:
-        text += f" ({_join(sells)}; give the sources a capacity or lower the sale price)"
+        text += f" ({_join(sells)}; give the sources or the stockpile a capacity, or lower the sale price or end value)"
     return text
 
 

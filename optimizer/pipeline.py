@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from optimizer.checks import validate
+from optimizer.checks import scenario_warnings, validate
 from optimizer.data import build_data
 from optimizer.explain import explain_failure
 from optimizer.extension import Extension
@@ -168,7 +168,7 @@ def finish(form: Formulation, session: SolverSession, problem: StandardForm, res
     if result.status.is_infeasible:
         explanation = explain_failure(result.status, form, session, problem, scenario)
     run = run_info(result.info, timings, form.data)
-    run["warnings"] = coefficient_warnings(form)
+    run["warnings"] = scenario_warnings(scenario) + coefficient_warnings(form)
     solution = build_solution(form, result, scenario, explanation=explanation, run=run,
                               extra_summary={"stability": stability} if stability is not None else None)
     solution.run["timings_seconds"]["results"] = time.perf_counter() - clock

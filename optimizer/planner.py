@@ -18,7 +18,7 @@ import numpy as np
 
 from optimizer.data import build_data
 from optimizer.errors import Problem, ScenarioError
-from optimizer.model.lp import formulate, purchase_cost
+from optimizer.model.lp import formulate, node_delivery, purchase_cost
 from optimizer.overrides import PriceRow, price_series, replace_prices
 from optimizer.pipeline import finish
 from optimizer.results import Solution
@@ -111,7 +111,15 @@ class Planner:
                 series[source] = self.data.calendar.series(parsed)
             if problems:
                 raise ScenarioError(problems)
+        if self._delivery_differs_in_a_node():
+            # a purchase's cost is then spread over the nodes where its delivery is known: re-formulate
+            return self.update(replace_prices(self.scenario, series))
         return self._update_prices_in_place(series)
+
+    def _delivery_differs_in_a_node(self) -> bool:
+        """Whether some order is stopped by a ban `on: arrival` in only part of its node's scenarios."""
+        buy = self.form.lp.vars["buy"]
+        return bool((node_delivery(self.data)[0][buy.entity, buy.node] == 0).any())
 
     def _update_prices_in_place(self, series: dict[str, np.ndarray]) -> int:
         """Fast path: only purchase columns of the repriced sources change (their objective cost and

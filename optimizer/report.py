@@ -249,6 +249,10 @@ def chart_stockpile(plan: Plan):
                     label=f"level: {k}", drawstyle="steps-mid")
         targets = [_series(st, plan, k, m, "target") for k in plan.scenarios] or [np.zeros(len(x))]
         ax.plot(x, np.max(targets, axis=0), color="black", lw=1.2, ls="--", label="target")
+        for k, target in zip(plan.scenarios, targets):  # a release rule suspends it in some scenarios
+            if not np.array_equal(target, np.max(targets, axis=0)):
+                ax.plot(x, target, color=plan.color(k), lw=1.0, ls=":", label=f"target in force: {k}",
+                        drawstyle="steps-mid")
         unit = plan.units.get(m, "")
         ax.set_title(f"{m}" + (f" ({unit})" if unit else ""), fontsize=10, loc="left")
         ax.yaxis.set_major_formatter(_short)
@@ -256,7 +260,8 @@ def chart_stockpile(plan: Plan):
         ax.grid(alpha=0.3)
         _period_axis(ax, plan.labels)
     _legend(fig, axes)
-    fig.suptitle("End-of-period stock per material, each scenario, against the target (dashed)", fontsize=11)
+    fig.suptitle("End-of-period stock per material, each scenario, against the target (dashed; dotted where a "
+                 "release rule suspends it)", fontsize=11)
     return fig
 
 
@@ -634,10 +639,13 @@ def _headline(plan: Plan, sources: pd.DataFrame) -> str:
                           + (f", {_pct(r.spend / total)}" if total > 0 else "") + ")" for r in top.itertuples())
     scen = s.get("scenarios") or {}
     worst = max(scen, key=lambda k: scen[k]["cost"]) if scen else None
+    split = ((s.get("cost_breakdown") or {}).get("expected") or {}).get("discounted")  # absent before SPEC v2
     parts = [
         f"Over {n} {unit}{'s' if n != 1 else ''} from {_esc(s.get('start'))}, the plan is "
         f"<b>{_esc(s['status'])}</b> and costs <b>{_esc(_money(s['expected_cost'], cur))}</b> in expectation "
-        "(discounted, including holding costs and penalties).",
+        "(discounted, including holding costs and penalties)"
+        + (f": <b>{_esc(_money(split['money'], cur))}</b> of money paid or received and "
+           f"<b>{_esc(_money(split['penalties'], cur))}</b> of penalties, which are not money." if split else "."),
         f"In the worst {_pct(1 - alpha)} of outcomes it costs <b>{_esc(_money(s['cvar'], cur))}</b> on average "
         f"(CVaR {_pct(alpha)})" + (f"; the costliest scenario is <i>{_esc(worst)}</i>." if len(scen) > 1 else "."),
         f"It pays out <b>{_esc(_money(s['cash_spend'], cur))}</b> in cash (expected, undiscounted).",
@@ -711,7 +719,8 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
                 _table(["scenario", "probability", "cost (discounted)", "cash spend", "shortfall"], rows, {1, 2, 3})]
     titles = dict(CHARTS)
     captions = {
-        "stockpile": "Solid lines: stock held at the end of each period in each scenario; dashed: the target.",
+        "stockpile": "Solid lines: stock held at the end of each period in each scenario; dashed: the target; "
+                     "dotted: the target in force in a scenario where a release rule suspends it.",
         "purchases": "What is ordered in each period, in money, coloured by the supplier's region.",
         "spend": "Probability-weighted over scenarios. Bars by source are coloured by region.",
         "shortfall": "Total demand left unmet over the horizon in each scenario (units of the material).",

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data import ModelData
-from optimizer.model.lp import Formulation, node_cost_coefs, spend_coefs
+from optimizer.model.lp import (CASH, PAID, PENALTIES, RECEIVED, TERMS, CostTerm, Formulation, cost_terms,
+                                node_cost_coefs)
 from optimizer.solve import SolveResult, SolveStatus
 from optimizer.schema import TABLES
 from optimizer.spec import Scenario
@@ -63,11 +64,7 @@ def scenario_sha256(scenario: Scenario) -> str:
 
 def scenario_members(d: ModelData, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each entry of `nodes`, every scenario passing through it: (entry index, scenario)."""
-    tree = d.tree
-    K = len(d.scenarios)
-    member = tree.node_of[tree.t[nodes]] == nodes[:, None]  # [n, K]
-    idx, k = np.nonzero(member.reshape(len(nodes), K))
-    return idx, k
+    return d.tree.members(nodes)
 
 
 def _clean(values: np.ndarray) -> np.ndarray:
@@ -92,37 +89,88 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *
         }
         return Solution(result.status, None, summary, empty, empty, empty, empty, empty, scenario, run, explanation)
     x = result.x
-    costs = scenario_costs(form, x)
-    cash = scenario_cash(form, x)
+    terms = cost_terms(d, form.lp)
+    costs = scenario_costs(form, terms, x)
+    cash = scenario_cash(form, terms, x)
     purchases = purchases_table(form, x)
     stockpile = stockpile_table(form, x)
     processing = processing_table(form, x)
     expansion = expansion_table(form, x)
     prices = prices_table(form, result.row_dual)
     summary = summarize(form, result, costs, cash, purchases, processing, expansion, stockpile, scenario)
+    summary["cost_breakdown"] = cost_breakdown(d, scenario_terms(form, terms, x))
     summary["marginal_values"] = marginal_values(form, result)
     summary.update(extra_summary or {})
     return Solution(result.status, summary["objective"], summary, purchases.frame(), stockpile.frame(),
                     processing.frame(), expansion.frame(), prices.frame(), scenario, run, explanation)
 
 
-def scenario_costs(form: Formulation, x: np.ndarray) -> np.ndarray:
-    """C_k of SPEC 4.2 for every scenario, [K] $ (discounted)."""
-    return _path_sum(form, node_cost_coefs(form.data, form.lp), x)
-
-
-def scenario_cash(form: Formulation, x: np.ndarray) -> np.ndarray:
-    """Undiscounted purchases + processing + capex of every scenario, [K] $."""
-    return _path_sum(form, spend_coefs(form.data, form.lp), x)
-
-
-def _path_sum(form: Formulation, coefs: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    d = form.data
+def scenario_costs(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np.ndarray:
+    """C_k of SPEC 4.2 for every scenario, [K] $ (discounted); `terms` are `lp.cost_terms`."""
+    d, lp = form.data, form.lp
     per_node = np.zeros(d.tree.size)
-    for name, coef in coefs.items():
-        fam = form.lp.vars[name]
-        np.add.at(per_node, fam.node, coef * x[fam.cols])
+    for name, (index, node, coef) in node_cost_coefs(d, lp, terms).items():
+        np.add.at(per_node, node, coef * x[lp.vars[name].cols[index]])
     return per_node[d.tree.node_of].sum(axis=0)
+
+
+def scenario_terms(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Every cost term of every scenario (`terms`: `lp.cost_terms`), {"discounted" | "undiscounted": {term: [K] $}}."""
+    d, lp = form.data, form.lp
+    disc = d.calendar.discount
+    N = d.tree.size
+    per_node = {kind: {name: np.zeros(N) for name in TERMS} for kind in ("discounted", "undiscounted")}
+    for term in terms:
+        value = term.amount * x[lp.vars[term.family].cols[term.index]]
+        per_node["undiscounted"][term.name] += np.bincount(term.node, weights=value, minlength=N)
+        per_node["discounted"][term.name] += np.bincount(term.node, weights=disc[term.period] * value, minlength=N)
+    return {kind: {name: v[d.tree.node_of].sum(axis=0) for name, v in terms.items()}
+            for kind, terms in per_node.items()}
+
+
+def scenario_cash(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np.ndarray:
+    """Cash spend of every scenario (SPEC 6): undiscounted purchases (delivered) + processing + capex
+    (+ fixed costs), [K] $; `terms` are `lp.cost_terms`."""
+    d, lp = form.data, form.lp
+    per_node = np.zeros(d.tree.size)
+    for term in terms:
+        if term.name in CASH:
+            np.add.at(per_node, term.node, term.amount * x[lp.vars[term.family].cols[term.index]])
+    return per_node[d.tree.node_of].sum(axis=0)
+
+
+def cost_breakdown(d: ModelData, terms: dict[str, dict[str, np.ndarray]]) -> dict:
+    """summary.json's `cost_breakdown` (SPEC 6): each term of C_k apart, per scenario and in
+    expectation, discounted and undiscounted, with the subtotals money (paid minus received), penalties
+    (not money) and total = money + penalties (discounted: C_k). Undiscounted, cash_spend."""
+    def block(kind: str, values: dict[str, float]) -> dict[str, float]:
+        out = {name: values[name] for name in TERMS}
+        out["money"] = sum(values[n] for n in PAID) - sum(values[n] for n in RECEIVED)
+        out["penalties"] = sum(values[n] for n in PENALTIES)
+        out["total"] = out["money"] + out["penalties"]
+        if kind == "undiscounted":
+            out["cash_spend"] = sum(values[n] for n in CASH)
+        return out
+
+    def both(pick) -> dict:
+        return {kind: block(kind, {name: pick(v) for name, v in terms[kind].items()}) for kind in terms}
+
+    return {
+        "definitions": BREAKDOWN_DEFINITIONS,
+        "expected": both(lambda v: float(d.prob @ v)),
+        "scenarios": {name: both(lambda v, k=k: float(v[k])) for k, name in enumerate(d.scenarios)},
+    }
+
+
+#: What the keys of `cost_breakdown` add up to, written into summary.json so the file explains itself.
+BREAKDOWN_DEFINITIONS = {
+    "money": " + ".join(PAID) + " - " + " - ".join(RECEIVED),
+    "penalties": " + ".join(PENALTIES) + " (not money)",
+    "total": "money + penalties; discounted, it is the scenario's cost C_k (expected: expected_cost)",
+    "cash_spend": " + ".join(CASH) + ", undiscounted (the summary's cash_spend)",
+    "tariffs": "the part of purchases that is tariff (already in purchases)",
+    "purchases": "landed cost of delivered orders (an order stopped by a ban on arrival is not paid)",
+}
 
 
 def cvar(costs: np.ndarray, prob: np.ndarray, alpha: float) -> float:
@@ -189,13 +237,18 @@ class CodedTable:
 
 
 def purchases_table(form: Formulation, x: np.ndarray) -> CodedTable:
-    """One row per order: scenario, period, source, quantity, prices, spend, arrival period."""
+    """One row per order: scenario, period, source, quantity, prices, spend, arrival period.
+
+    An order that a ban `on: arrival` stops in a scenario (SPEC 4.1.11) keeps its row there with the
+    quantity ordered, spend 0 and no arrival period."""
     d = form.data
     s, n, k, q = _expand(form, "buy", x)
     t = d.tree.t[n]
     unit = d.price[s, t] * d.pmult[s, t, k]
     tariff = d.tariff[s, t, k]
     landed = d.landed[s, t, k]
+    delivered = d.delivered[s, t, k]
+    arrival = np.where(delivered > 0, t + d.src_lead[s], d.calendar.periods)
     table = CodedTable(
         {
             "scenario": k,
@@ -208,8 +261,8 @@ def purchases_table(form: Formulation, x: np.ndarray) -> CodedTable:
             "unit_price": _clean(unit),
             "tariff_rate": _clean(tariff),
             "landed_cost": _clean(landed),
-            "spend": _clean(landed * q),
-            "arrival_period": _period(d, t + d.src_lead[s]),
+            "spend": _clean(landed * q * delivered),
+            "arrival_period": _period(d, arrival),
         },
         {"scenario": d.scenarios, "period": _labels(d), "source": d.sources, "material": d.materials,
          "region": d.src_region, "country": d.src_country, "arrival_period": _labels(d)},
@@ -232,7 +285,7 @@ def stockpile_table(form: Formulation, x: np.ndarray) -> CodedTable:
     M, N = len(d.materials), tree.size
     cols = {
         "level": _dense(form, "stock", x, (M, N)),
-        "target": np.where(d.has_stock[:, None], d.target[:, tree.t], 0.0),
+        "target": np.where(d.has_stock[:, None], d.target[:, tree.t, tree.rep], 0.0),
         "below_target": _dense(form, "below", x, (M, N)),
         "shortfall": _dense(form, "short", x, (M, N)),
         "surplus": _dense(form, "surplus", x, (M, N)),

@@ -45,7 +45,8 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
          Column("unit_price", unit="$/unit"), Column("tariff_rate", unit="-"), Column("landed_cost", unit="$/unit"),
          Column("spend", unit="$"), Column("arrival_period", text=True)),
         ("scenario", "period", "source"),
-        "one row per order: quantity ordered, price before tariff, tariff rate, landed cost, money paid, arrival",
+        "one row per order: quantity ordered, price before tariff, tariff rate, landed cost, money paid, arrival "
+        "(an order a ban on arrival stops: spend 0, no arrival period)",
     ),
     TableSchema(
         "stockpile",
@@ -53,7 +54,7 @@ TABLES: dict[str, TableSchema] = {t.name: t for t in (
          Column("below_target", unit="unit"), Column("shortfall", unit="unit"), Column("surplus", unit="unit"),
          Column("demand", unit="unit")),
         ("scenario", "period", "material"),
-        "end-of-period stock against target, unmet demand, disposal, demand",
+        "end-of-period stock against the target in force (0 where released), unmet demand, disposal, demand",
     ),
     TableSchema(
         "processing",

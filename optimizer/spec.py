@@ -187,6 +187,9 @@ class Stockpile(Strict):
     """Penalty per unit per period below target ($/unit/period)."""
     hard_target: bool = False
     """True: the target is a hard minimum (the plan may become infeasible)."""
+    end_value: NonNeg = 0.0
+    """Worth of a unit still held at the end of the horizon ($/unit), credited on the last period's
+    stock, discounted (SPEC v2)."""
 
 
 class Material(Strict):
@@ -296,11 +299,11 @@ class Filter(Strict):
         return (value,) if isinstance(value, str) else tuple(value)
 
 
-RuleType = Literal["tariff", "ban", "capacity", "price", "demand"]
+RuleType = Literal["tariff", "ban", "capacity", "price", "demand", "release"]
 
 
 class Rule(Window):
-    """A policy or scenario event: tariff, ban, capacity, price or demand rule."""
+    """A policy or scenario event: tariff, ban, capacity, price, demand or release rule."""
 
     type: RuleType
     name: str | None = None
@@ -309,17 +312,27 @@ class Rule(Window):
     """Tariff rate as a fraction (1.45 = 145 %); tariff rules only."""
     multiplier: NonNeg | None = None
     """Scale factor; capacity, price and demand rules only."""
+    on: Literal["order", "arrival"] | None = None
+    """Ban rules only: `order` (omitted) bans orders placed in covered periods; `arrival` stops
+    deliveries arriving in covered periods (orders are placed but never delivered nor paid)."""
+
+    @property
+    def stops_arrivals(self) -> bool:
+        """A ban `on: arrival` (SPEC v2)."""
+        return self.type == "ban" and self.on == "arrival"
 
     @model_validator(mode="after")
     def _parameters(self) -> Rule:
+        if self.on is not None and self.type != "ban":
+            raise PydanticCustomError("rule", f"`on` applies to ban rules only, not to a {self.type} rule")
         if self.type == "tariff":
             if self.rate is None:
                 raise PydanticCustomError("rule", "a tariff rule needs `rate`")
             if self.multiplier is not None:
                 raise PydanticCustomError("rule", "a tariff rule takes `rate`, not `multiplier`")
-        elif self.type == "ban":
+        elif self.type in ("ban", "release"):
             if self.rate is not None or self.multiplier is not None:
-                raise PydanticCustomError("rule", "a ban rule takes neither `rate` nor `multiplier`")
+                raise PydanticCustomError("rule", f"a {self.type} rule takes neither `rate` nor `multiplier`")
         else:
             if self.multiplier is None:
                 raise PydanticCustomError("rule", f"a {self.type} rule needs `multiplier`")
@@ -477,7 +490,8 @@ class Scenario(Strict):
     """Also the default output folder name."""
     description: str | None = None
     home_country: str | None = Field(default=None, pattern=r"^([A-Z]{2}|INTL)$")
-    """Sources from this country are never tariffed (omitted: every source can be)."""
+    """Sources from this country are never tariffed (omitted: sources of region `domestic` are never
+    tariffed)."""
     currency: str = "USD"
     horizon: Horizon
     materials: list[Material] = Field(min_length=1)

@@ -33,19 +33,25 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
     s = solution.summary
     cur = s.get("currency", "USD")
     head = Table(title=f"{s['name']}: {s['status']}", show_header=False, box=None)
+    split = s["cost_breakdown"]
+    expected = split["expected"]["discounted"]
     head.add_row("objective", _money(s["objective"], cur))
     head.add_row("expected cost", _money(s["expected_cost"], cur))
+    head.add_row("  of which money", _money(expected["money"], cur) + "  (paid - received, discounted)")
+    head.add_row("  of which penalties", _money(expected["penalties"], cur) + "  (shortfall, target, risk premium: "
+                 "not money)")
     head.add_row(f"CVaR {s['cvar_alpha']:.0%}", _money(s["cvar"], cur))
     head.add_row("cash spend (expected)", _money(s["cash_spend"], cur))
     console.print(head)
     if len(s["scenarios"]) > 1:
         table = Table(title="Scenarios")
-        for col in ("scenario", "probability", "cost", "cash spend"):
+        for col in ("scenario", "probability", "cost", "money", "penalties", "cash spend"):
             table.add_column(col, justify="right" if col != "scenario" else "left")
         shown = _scenarios_shown(s["scenarios"])
         for name in shown:
-            row = s["scenarios"][name]
-            table.add_row(name, f"{row['probability']:.3f}", _money(row["cost"], cur), _money(row["cash_spend"], cur))
+            row, own = s["scenarios"][name], split["scenarios"][name]["discounted"]
+            table.add_row(name, f"{row['probability']:.3f}", _money(row["cost"], cur), _money(own["money"], cur),
+                          _money(own["penalties"], cur), _money(row["cash_spend"], cur))
         if len(shown) < len(s["scenarios"]):
             table.caption = f"the {len(shown)} most probable and costliest of {len(s['scenarios'])}; all in summary.json"
         console.print(table)

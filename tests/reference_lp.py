@@ -228,7 +228,7 @@ def resolve(sc: Scenario | dict) -> Params:
                 for s, src in enumerate(srcs):
                     if not filter_matches(rule.where, "source", src):
                         continue
-                    if rule.type == "tariff" and src.country != sc.home_country:
+                    if rule.type == "tariff" and (src.country != sc.home_country if sc.home_country else src.region != "domestic"):
                         tariff[s, t, k] += rule.rate
                     elif rule.type == "price":
                         pmult[s, t, k] *= rule.multiplier

@@ -1,9 +1,14 @@
 """Hypothesis strategies: small random scenario dicts that pass `optimizer.checks.validate`.
 
+`scenario_dicts(v2=True)` also draws the SPEC version 2 fields of issue 12: release rules (in
+policies and events), `stockpile.end_value` and bans `on: arrival`; without it only version 1 fields
+are drawn. A `domestic` source is always in `home_country` when one is given (v2 rejects anything
+else).
+
 The generated scenarios are meant to be solvable:
-* bounded: costs are >= 0 except surplus sales; when any material has a sale_price > 0, every
-  source gets a capacity, processors only turn a material into materials later in the list (no
-  cycles), so the quantity that can be sold is finite;
+* bounded: costs are >= 0 except surplus sales and end values; when any material has a sale_price
+  > 0 or an end_value > 0, every source gets a capacity, processors only turn a material into
+  materials later in the list (no cycles), so the quantity that can be sold or kept is finite;
 * feasible: targets are soft, except (sometimes) a constant hard target that the initial stock
   already meets and every stockpile capacity allows. Budgets, share limits and bans can always
   be met by buying nothing (shortfall is penalised, not forbidden).
@@ -139,19 +144,27 @@ def a_filter(draw, doc: dict, kind: str, entity: dict) -> dict:
 
 RULE_TARGETS = {"tariff": ["sources"], "price": ["sources"], "ban": ["sources", "processors"],
                 "capacity": ["sources", "processors"], "demand": ["materials"]}
+#: SPEC v2: a release rule acts on materials, and its filter has the key `material` only.
+V2_RULE_TARGETS = RULE_TARGETS | {"release": ["materials"]}
 
 
-def a_rule(draw, doc: dict, ctx: dict) -> dict:
-    kinds_present = [t for t, kinds in RULE_TARGETS.items() if any(doc.get(k) for k in kinds)]
+def a_rule(draw, doc: dict, ctx: dict, v2: bool = False) -> dict:
+    """A rule of any type matching some entity; v2 adds release rules and bans `on: arrival`."""
+    targets = V2_RULE_TARGETS if v2 else RULE_TARGETS
+    kinds_present = [t for t, kinds in targets.items() if any(doc.get(k) for k in kinds)]
     rtype = draw(st.sampled_from(kinds_present))
-    kind = draw(st.sampled_from([k for k in RULE_TARGETS[rtype] if doc.get(k)]))
+    kind = draw(st.sampled_from([k for k in targets[rtype] if doc.get(k)]))
     entity = draw(st.sampled_from(doc[kind]))
     rule: dict[str, Any] = {"type": rtype}
     if draw(st.booleans()):
         rule["name"] = f"r{draw(st.integers(0, 99))}"
     flt = a_filter(draw, doc, kind, entity)
+    if rtype == "release":
+        flt = {key: value for key, value in flt.items() if key == "material"}
     if flt or draw(st.booleans()):
         rule["where"] = flt
+    if rtype == "ban" and v2 and draw(st.booleans()):
+        rule["on"] = draw(st.sampled_from(["order", "arrival"]))
     if rtype == "tariff":
         rule["rate"] = amount(draw, 0, 8, 0.25)
     elif rtype == "capacity":
@@ -164,11 +177,12 @@ def a_rule(draw, doc: dict, ctx: dict) -> dict:
     return rule
 
 
-def disruption(draw, doc: dict, ctx: dict) -> dict:
+def disruption(draw, doc: dict, ctx: dict, v2: bool = False) -> dict:
     """A consequential scenario event starting at the beginning of a later period (t >= 1).
 
     Scenarios then share their first periods and diverge later, the situation where
-    non-anticipativity matters (the plan must hedge before it knows)."""
+    non-anticipativity matters (the plan must hedge before it knows). With v2 a ban may stop
+    deliveries (`on: arrival`) instead of orders."""
     t = draw(st.integers(1, ctx["T"] - 1))
     start = month_text(ctx["start"] + t * ctx["length"])
     demanded = [m for m in doc["materials"] if positive_anywhere(m.get("demand", 0.0))]
@@ -180,6 +194,8 @@ def disruption(draw, doc: dict, ctx: dict) -> dict:
         src = draw(st.sampled_from(doc["sources"]))
         where = draw(st.sampled_from([{"source": src["id"]}, {"region": src["region"]}, {"material": src["material"]}]))
         rule = {"type": rtype, "where": where}
+        if rtype == "ban" and v2 and draw(st.booleans()):
+            rule["on"] = "arrival"
         if rtype == "price":
             rule["multiplier"] = draw(st.sampled_from([2.0, 3.0, 5.0]))
         elif rtype == "capacity":
@@ -195,12 +211,14 @@ def disruption(draw, doc: dict, ctx: dict) -> dict:
 
 @st.composite
 def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: bool = True,
-                   hard_targets: bool = True, hedging: bool = False) -> dict:
+                   hard_targets: bool = True, hedging: bool = False, v2: bool = False) -> dict:
     """A random, small, SPEC-valid scenario dict (see the module docstring for the guarantees).
 
     hedging=True: at least 2 periods and 2 scenarios, every later scenario has a disruption that
     starts after the first period, and materials with demand can be stored cheaply: the
     situations where the scenario tree (non-anticipativity) shapes the plan.
+    v2=True: also release rules, end values and bans `on: arrival` (a disruption is sometimes
+    followed by a release rule from the same month).
     """
     period = draw(st.sampled_from(["month", "quarter", "year"]))
     T = draw(st.integers(2 if hedging else 1, max(max_periods, 2 if hedging else 1)))
@@ -222,6 +240,7 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
     # materials
     M = draw(st.integers(1, 3))
     selling = draw(st.booleans())
+    valuing = v2 and draw(st.booleans())  # some stock keeps its worth at the end
     materials = []
     for m in range(M):
         mat: dict[str, Any] = {"id": f"m{m}"}
@@ -253,10 +272,13 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
                     stock["target_penalty"] = amount(draw, 0, 60, 0.5)
                 if draw(st.integers(0, 3)) == 0:
                     stock["hard_target"] = False
+            if valuing and draw(st.booleans()):
+                stock["end_value"] = amount(draw, 0, 120, 0.5)
             mat["stockpile"] = stock
         materials.append(mat)
     doc["materials"] = materials
-    any_sale = any(m.get("sale_price", 0.0) > 0 for m in materials)
+    any_sale = any(m.get("sale_price", 0.0) > 0 or m.get("stockpile", {}).get("end_value", 0.0) > 0
+                   for m in materials)
 
     # sources
     S = draw(st.integers(1, 4))
@@ -275,6 +297,8 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
             "country": draw(st.sampled_from(COUNTRY_OF[region])),
             "price": series(draw, ctx, 1, 100),
         }
+        if region == "domestic" and "home_country" in doc:
+            src["country"] = doc["home_country"]  # SPEC v2: a domestic source is in home_country
         if draw(st.booleans()):
             src["freight"] = series(draw, ctx, 0, 10, 0.5)
         if any_sale or draw(st.booleans()):
@@ -318,7 +342,7 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
         doc["processors"] = processors
 
     # policies
-    policies = [a_rule(draw, doc, ctx) for _ in range(draw(st.integers(0, 3)))]
+    policies = [a_rule(draw, doc, ctx, v2) for _ in range(draw(st.integers(0, 3)))]
     if policies or draw(st.integers(0, 4)) == 0:
         doc["policies"] = policies
 
@@ -383,13 +407,34 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
         cases = []
         for k in range(K):
             case: dict[str, Any] = {"name": "base" if k == 0 else f"case-{k}", "probability": weights[k] / sum(weights)}
-            events = [a_rule(draw, doc, ctx) for _ in range(draw(st.integers(0, 2)))]
+            events = [a_rule(draw, doc, ctx, v2) for _ in range(draw(st.integers(0, 2)))]
             if k and T >= 2 and (hedging or draw(st.integers(0, 3))):
-                events.append(disruption(draw, doc, ctx))
+                events.append(disruption(draw, doc, ctx, v2))
+                if v2 and draw(st.booleans()):
+                    events.append({"type": "release", "where": {"material": draw(st.sampled_from(materials))["id"]},
+                                   "from": events[-1]["from"]})
             if events or draw(st.booleans()):
                 case["events"] = events
             cases.append(case)
         total = sum(c["probability"] for c in cases)
         cases[-1]["probability"] = max(0.0, 1.0 - (total - cases[-1]["probability"]))
         doc["scenarios"] = cases
+    return doc
+
+
+@st.composite
+def stranding_dicts(draw, max_periods: int = 5) -> dict:
+    """A v2 scenario whose later scenarios stop deliveries of a source with a lead time: a ban
+    `on: arrival` from a period at or after that lead time, so orders placed before anyone can tell
+    the scenarios apart are delivered in some and stranded in others (SPEC 4.0, 4.1.11)."""
+    doc = draw(scenario_dicts(max_periods=max_periods, hedging=True, v2=True))
+    T = doc["horizon"]["periods"]
+    length = PERIOD_LENGTH[doc["horizon"].get("period", "month")]
+    src = draw(st.sampled_from(doc["sources"]))
+    src["lead_time"] = draw(st.integers(1, max(1, min(2, T - 1))))
+    for case in doc["scenarios"][1:]:
+        start = draw(st.integers(src["lead_time"], T - 1))
+        rule = {"type": "ban", "where": {"source": src["id"]}, "on": "arrival",
+                "from": month_text(month_index(doc["horizon"]["start"]) + start * length)}
+        case.setdefault("events", []).append(rule)
     return doc

@@ -44,6 +44,7 @@ def test_optimize_scenario_writes_folder_and_summary(tmp_path):
     proc = run_cli(str(path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "optimal" in proc.stdout and "830.00 USD" in proc.stdout
+    assert "of which money" in proc.stdout and "of which penalties" in proc.stdout
     assert "Expected spend by region" in proc.stdout and "Top" in proc.stdout
     out = tmp_path / "results" / "tiny"
     names = sorted(p.name for p in out.iterdir())
@@ -164,3 +165,28 @@ def test_failed_write_leaves_previous_results(tmp_path, monkeypatch):
         sol.write(target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
+
+
+def test_release_warning_on_stderr_and_in_run_json(tmp_path):
+    """SPEC 2 (v2): a soft target held through a ban with no release rule is a warning, not an error:
+    `validate` and a run print it on stderr (exit 0) and the run records it in run.json; --quiet
+    prints nothing. Adding the release rule removes it."""
+    data = scenario(
+        horizon={"start": "2026-01", "periods": 4, "period": "quarter"},
+        materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 250,
+                    "stockpile": {"initial": 20, "target": 20, "target_penalty": 100}}],
+        scenarios=[{"name": "calm", "probability": 0.5},
+                   {"name": "cut", "probability": 0.5,
+                    "events": [{"type": "ban", "name": "us-ban", "where": {"source": "us"}, "from": "2026-04"}]}],
+    )
+    path = write_scenario(tmp_path / "s.yaml", data)
+    checked = run_cli("validate", str(path))
+    assert checked.returncode == 0 and "valid" in checked.stdout
+    assert checked.stderr.startswith("warning: scenarios[cut].events[us-ban]: in scenario cut, rule `us-ban`")
+    proc = run_cli(str(path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0 and proc.stderr == checked.stderr
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["warnings"] == [checked.stderr[len("warning: "):].rstrip("\n")]
+    assert run_cli(str(path), "--quiet", "--out", str(tmp_path / "out")).stderr == ""
+    data["scenarios"][1]["events"].append({"type": "release", "where": {"material": "dy"}, "from": "2026-04"})
+    assert run_cli("validate", str(write_scenario(tmp_path / "s.yaml", data))).stderr == ""

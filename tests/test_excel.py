@@ -431,7 +431,7 @@ def test_bad_cells_are_named_by_sheet_and_cell_all_at_once(tmp_path):
     assert "bad.xlsx:sources!F2: sources[0].price: must be >= 0, got -5.0" in msgs
     assert any(m.startswith("bad.xlsx:sources!C3: sources[1].region:") and "did you mean `china`" in m
                for m in msgs)
-    assert any(m.startswith("bad.xlsx:rules!L2: policies[0].from:") and "YYYY-MM" in m for m in msgs)
+    assert any(m.startswith("bad.xlsx:rules!M2: policies[0].from:") and "YYYY-MM" in m for m in msgs)
     assert any(m.startswith("bad.xlsx:series!F2: sources[1].price: item 1:") for m in msgs)
 
 
@@ -658,5 +658,5 @@ def test_yaml_written_back_reads_like_the_spec():
 
 
 def test_fields_keep_spec_order_with_windows_last():
-    assert [f.key for f in fields_of((spec.Rule,))] == ["type", "name", "where", "rate", "multiplier", "from",
+    assert [f.key for f in fields_of((spec.Rule,))] == ["type", "name", "where", "rate", "multiplier", "on", "from",
                                                        "until"]

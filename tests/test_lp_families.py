@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 import optimizer
@@ -780,3 +781,182 @@ def test_embargo_scenario_forces_stockpiling_before_the_ban():
         assert close(sol.summary["scenarios"][k]["cost"], 310)
     assert close(sol.summary["scenarios"]["base"]["probability"], 0.6)
     assert_objective(sol, 310)
+
+
+# --- SPEC version 2: release, end value, bans on arrival, home_country default ------------------
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_release_rule_lets_the_stockpile_serve_demand(hard):
+    """3 months, no source. dy: demand [0, 10, 0], shortfall penalty 100; stockpile initial 10,
+    target 10 (soft with penalty 60/month, or hard). Scenarios (0.5 each): `hold` has no release;
+    `draw` has a release rule on dy from 2026-02 (target 0 in Feb and Mar, soft or hard).
+
+    January is shared (equal parameters): nothing to decide but keeping the 10 (disposing is free
+    but only adds target penalty). Then:
+    hold: serving Feb's demand from stock leaves stock 0 in Feb and Mar: 2 * 60 * 10 = 1200 of
+      target penalty (soft) against 100 * 10 = 1000 of shortfall; so hold 10 and fall short 10:
+      C = 1000. Hard: the stock may not go below 10 at all: C = 1000 too.
+    draw: no target from Feb: serve demand from stock, stock [10, 0, 0], no shortfall: C = 0.
+    Objective 0.5 * 1000 + 0.5 * 0 = 500. stockpile.csv shows the target in force: 10, 0, 0 in draw.
+    """
+    stockpile = {"initial": 10, "target": 10}
+    stockpile.update({"hard_target": True} if hard else {"target_penalty": 60})
+    sol = solve(scenario(
+        materials=[{"id": "dy", "demand": [0, 10, 0], "shortfall_penalty": 100, "stockpile": stockpile}],
+        sources=[],
+        scenarios=[
+            {"name": "hold", "probability": 0.5},
+            {"name": "draw", "probability": 0.5,
+             "events": [{"type": "release", "where": {"material": "dy"}, "from": FEB}]},
+        ],
+    ))
+    assert_list(column(sol, "level", [JAN, FEB, MAR], scen="hold"), [10, 10, 10])
+    assert_list(column(sol, "shortfall", [JAN, FEB, MAR], scen="hold"), [0, 10, 0])
+    assert_list(column(sol, "level", [JAN, FEB, MAR], scen="draw"), [10, 0, 0])
+    assert_list(column(sol, "shortfall", [JAN, FEB, MAR], scen="draw"), [0, 0, 0])
+    assert_list(column(sol, "target", [JAN, FEB, MAR], scen="hold"), [10, 10, 10])
+    assert_list(column(sol, "target", [JAN, FEB, MAR], scen="draw"), [10, 0, 0])
+    assert_list(column(sol, "below_target", [JAN, FEB, MAR], scen="draw"), [0, 0, 0])
+    assert close(sol.summary["scenarios"]["hold"]["cost"], 1000)
+    assert close(sol.summary["scenarios"]["draw"]["cost"], 0)
+    assert_objective(sol, 500)
+
+
+def test_end_value_makes_a_cheap_source_worth_stocking():
+    """2 years, discount 25 %/yr (disc = [1, 0.8]). dy demand 10/yr; cn price 10, capacity 30/yr;
+    stockpile holding 1.5/unit/yr, end_value 12.
+
+    Without an end value the plan buys exactly the demand: 10 * 10 + 0.8 * 10 * 10 = 180.
+    With it, a unit bought in year 2 and kept costs 0.8 * (10 + 1.5) = 9.2 and is credited
+    0.8 * 12 = 9.6: net -0.4, so year 2 buys up to capacity, 30, and keeps 20. A unit bought in
+    year 1 and kept costs 10 + 1.5 + 0.8 * 1.5 = 12.7 > 9.6: year 1 buys only its demand.
+    Objective = 10 * 10 + 0.8 * (30 * 10 + 20 * 1.5 - 20 * 12) = 100 + 0.8 * 90 = 172.
+    Breakdown: end_value 240 undiscounted, 192 discounted; holding 30 / 24; purchases 400 / 340.
+    """
+    def case(end_value: float) -> dict:
+        return scenario(
+            horizon={"start": JAN, "periods": 2, "period": "year", "discount_rate": 0.25},
+            materials=dy(stockpile={"holding_cost": 1.5, "end_value": end_value}),
+            sources=[src("cn", "china", "CN", 10, capacity=30)],
+        )
+
+    plain = solve(case(0))
+    assert_bought(plain, {("2026-01", "cn"): 10, ("2027-01", "cn"): 10})
+    assert_objective(plain, 180)
+    sol = solve(case(12))
+    assert_bought(sol, {("2026-01", "cn"): 10, ("2027-01", "cn"): 30})
+    assert_list(column(sol, "level", ["2026-01", "2027-01"]), [0, 20])
+    assert_objective(sol, 172)
+    split = sol.summary["cost_breakdown"]["scenarios"]["base"]
+    for kind, expected in (("undiscounted", {"end_value": 240, "holding": 30, "purchases": 400, "money": 190}),
+                           ("discounted", {"end_value": 192, "holding": 24, "purchases": 340, "money": 172})):
+        for key, value in expected.items():
+            assert close(split[kind][key], value), (kind, key, split[kind][key], value)
+
+
+def test_arrival_ban_strands_one_scenarios_order_but_not_the_others():
+    """2 months. dy demand [0, 10], shortfall 100. cn (china) price 10, lead 1 (January orders land in
+    February); us (domestic) price 30, lead 0. Scenarios (0.5 each): base; embargo with a ban
+    {source: cn} `on: arrival` from 2026-02.
+
+    January's parameters are equal in both (the ban covers February only), so the January order x
+    from cn is ONE decision. Base receives it; embargo does not, and does not pay for it:
+      C_base = 10 x + 30 (10 - x),  C_embargo = 30 * 10 = 300 (for x <= 10),
+    expected 0.5 (300 - 20 x) + 150 falls with x up to 10 (beyond, base would pay for surplus).
+    So x = 10: C_base = 100, C_embargo = 300 (February us 10), objective 200.
+    purchases.csv: January cn 10 in both; in embargo with spend 0 and no arrival period.
+    """
+    sol = solve(scenario(
+        horizon=horizon(2),
+        materials=dy(demand=[0, 10]),
+        sources=[src("cn", "china", "CN", 10, lead_time=1), src("us", "domestic", "US", 30)],
+        scenarios=[
+            {"name": "base", "probability": 0.5},
+            {"name": "embargo", "probability": 0.5,
+             "events": [{"type": "ban", "where": {"source": "cn"}, "on": "arrival", "from": FEB}]},
+        ],
+    ))
+    assert_bought(sol, {(JAN, "cn"): 10}, scen="base")
+    assert_bought(sol, {(JAN, "cn"): 10, (FEB, "us"): 10}, scen="embargo")
+    rows = sol.purchases.set_index(["scenario", "period", "source"])
+    assert close(rows.loc[("base", JAN, "cn"), "spend"], 100) and rows.loc[("base", JAN, "cn"), "arrival_period"] == FEB
+    stranded = rows.loc[("embargo", JAN, "cn")]
+    assert stranded["spend"] == 0 and pd.isna(stranded["arrival_period"]) and close(stranded["landed_cost"], 10)
+    assert_list(column(sol, "shortfall", [JAN, FEB], scen="embargo"), [0, 0])
+    assert close(sol.summary["scenarios"]["base"]["cost"], 100)
+    assert close(sol.summary["scenarios"]["embargo"]["cost"], 300)
+    assert close(sol.summary["scenarios"]["embargo"]["cash_spend"], 300)
+    assert_objective(sol, 200)
+
+
+@pytest.mark.parametrize("on, plan, objective", [
+    ("order", {(JAN, "cn"): 10}, 100),                 # ordered in January, delivered in February
+    ("arrival", {(FEB, "us"): 10}, 300),               # it would be stopped in every scenario: not ordered
+])
+def test_ban_on_order_or_on_arrival_known_in_advance(on, plan, objective):
+    """As above with one scenario and the ban {source: cn} from 2026-02 as a policy.
+    `on: order` bans orders placed from February: the January order (lead 1) is allowed and
+    delivered, objective 100. `on: arrival` stops everything arriving from February, known when
+    ordering: a January order would never be delivered, so none is placed; us supplies February
+    at 30: objective 300.
+    """
+    sol = solve(scenario(
+        horizon=horizon(2),
+        materials=dy(demand=[0, 10]),
+        sources=[src("cn", "china", "CN", 10, lead_time=1), src("us", "domestic", "US", 30)],
+        policies=[{"type": "ban", "where": {"source": "cn"}, "on": on, "from": FEB}],
+    ))
+    assert_bought(sol, plan)
+    assert_objective(sol, objective)
+
+
+def test_without_arrival_bans_every_order_is_known_at_its_own_node():
+    """SPEC 4.0: only a ban `on: arrival` that the scenarios of an order's node cannot tell apart yet
+    moves an order's outcome to its arrival nodes. With bans on orders only (the embargo case
+    above), every order has one outcome entry, at its own node, with factor 1: the LP is the one
+    of SPEC version 1. With the ban `on: arrival` (the stranding case), the shared January order
+    has two entries, one per arrival node, and only base's delivers (factor 1; embargo's is 0, so
+    left out)."""
+    from optimizer.checks import validate
+    from optimizer.data import build_data
+    from optimizer.model.lp import buy_outcomes, formulate
+
+    def outcomes(on: str) -> tuple:
+        doc = scenario(
+            horizon=horizon(2), materials=dy(demand=[0, 10]),
+            sources=[src("cn", "china", "CN", 10, lead_time=1), src("us", "domestic", "US", 30)],
+            scenarios=[{"name": "base", "probability": 0.5},
+                       {"name": "embargo", "probability": 0.5,
+                        "events": [{"type": "ban", "where": {"source": "cn"}, "on": on, "from": FEB}]}])
+        form = formulate(build_data(validate(doc)))
+        return form.lp.vars["buy"], buy_outcomes(form.data, form.lp.vars["buy"]), form.data.tree
+
+    buy, (index, node, factor), _ = outcomes("order")
+    assert list(index) == list(range(len(buy.entity))) and list(node) == list(buy.node) and set(factor) == {1.0}
+    buy, (index, node, factor), tree = outcomes("arrival")
+    january_cn = [i for i in range(len(buy.entity)) if buy.entity[i] == 0 and tree.t[buy.node[i]] == 0]
+    assert len(january_cn) == 1
+    entries = [(n, f) for i, n, f in zip(index, node, factor) if i == january_cn[0]]
+    assert entries == [(tree.node_of[1, 0], 1.0)]
+
+
+def test_domestic_sources_are_exempt_from_tariffs_without_home_country():
+    """1 month, demand 10, no home_country. us (domestic, US) price 10, capacity 6; cn (china) price 9.
+    A tariff of 0.5 on every source: without home_country the domestic source is exempt (SPEC v2
+    4.0): us 10, cn 13.5. Buy us 6 (60) and cn 4 (54): objective 114. (If us were tariffed it
+    would cost 15 and the plan would buy cn only, 135.)
+    """
+    doc = scenario(
+        horizon=horizon(1),
+        sources=[src("us", "domestic", "US", 10, capacity=6), src("cn", "china", "CN", 9)],
+        policies=[{"type": "tariff", "rate": 0.5}],
+    )
+    doc.pop("home_country")
+    sol = solve(doc)
+    assert_bought(sol, {(JAN, "us"): 6, (JAN, "cn"): 4})
+    rows = sol.purchases.set_index("source")
+    assert close(rows.loc["us", "tariff_rate"], 0) and close(rows.loc["cn", "tariff_rate"], 0.5)
+    assert_objective(sol, 114)
+    split = sol.summary["cost_breakdown"]["expected"]["discounted"]
+    assert close(split["tariffs"], 4 * 9 * 0.5) and close(split["purchases"], 114)

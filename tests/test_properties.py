@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import optimizer
 from reference_lp import Params, filter_matches, resolve
-from strategies import month_text, scenario_dicts
+from strategies import PERIOD_LENGTH, month_index, month_text, scenario_dicts, stranding_dicts
 
 
 TOL = 1e-6
@@ -55,14 +55,19 @@ class Tables:
                  processing: pd.DataFrame, expansion: pd.DataFrame) -> None:
         P = period_of(par)
         K = {name: k for k, name in enumerate(par.names)}
-        self.buy = defaultdict(float)  # (k, t, source) -> quantity ordered
+        self.buy = defaultdict(float)  # (k, t, source) -> quantity ordered and delivered
         self.arrive = defaultdict(float)  # (k, t, material) -> quantity arriving from orders
         self.spend_buy = defaultdict(float)  # (k, t) -> purchases spend
+        self.stopped = set()  # (k, t, source): ordered, stopped by a ban `on: arrival` (no arrival period)
         for r in purchases.itertuples(index=False):
             k, t = K[r.scenario], P[r.period]
+            if not isinstance(r.arrival_period, str) or not r.arrival_period:
+                assert float(r.spend) == 0, "a stopped order is paid"
+                self.stopped.add((k, t, r.source))
+                continue
             self.buy[k, t, r.source] += float(r.quantity)
             self.spend_buy[k, t] += float(r.spend)
-            assert isinstance(r.arrival_period, str) and r.arrival_period in P, "an order arrives after the horizon"
+            assert r.arrival_period in P, "an order arrives after the horizon"
             self.arrive[k, P[r.arrival_period], r.material] += float(r.quantity)
         self.stock = {}
         for r in stockpile.itertuples(index=False):
@@ -195,7 +200,11 @@ def test_budgets_and_share_limits_hold(doc):
     periods is within its amount; matching purchases of a limit's material stay within
     [min_share, max_share] of all its purchases, per period or summed over the horizon."""
     sol, par = solved(doc)
-    tb = tables_of(sol, par)
+    check_budgets_and_limits(par, tables_of(sol, par))
+
+
+def check_budgets_and_limits(par: Params, tb: Tables) -> None:
+    """SPEC 4.1.7 and 4.1.8 for every scenario, from table rows (delivered spend and quantities)."""
     for b, budget in enumerate(par.sc.budgets):
         for k in range(par.K):
             spend = sum(tb.spend_buy[k, t] + tb.spend_proc[k, t] + tb.spend_build[k, t]
@@ -341,8 +350,9 @@ def scale_money(doc: dict, k: float) -> dict:
         if st_:
             if "holding_cost" in st_:
                 st_["holding_cost"] = _scale_series(st_["holding_cost"], k)
-            if "target_penalty" in st_:
-                st_["target_penalty"] *= k
+            for key in ("target_penalty", "end_value"):
+                if key in st_:
+                    st_[key] *= k
     for s in out["sources"]:
         s["price"] = _scale_series(s["price"], k)
         if "freight" in s:
@@ -370,3 +380,160 @@ def test_scaling_money_scales_the_objective(doc, k):
     want = k * base.objective
     assert abs(scaled.objective - want) <= TOL * max(abs(want), abs(scaled.objective)) + 1e-7 * max(1, k), \
         (base.objective, scaled.objective, k)
+
+
+# --- SPEC version 2: stopped deliveries, release rules, end values, the cost breakdown -----------
+
+
+def rules_of(par: Params, k: int) -> list:
+    """The rules in force in scenario k: the policies plus its own events."""
+    return list(par.sc.policies) + list(par.sc.cases[k].events)
+
+
+def stopped_orders(par: Params) -> set[tuple[int, int, str]]:
+    """(k, t, source) whose order placed in t is never delivered: a ban `on: arrival` of scenario k
+    matching the source covers its arrival period t + lead (SPEC 4.0), resolved from the scenario."""
+    out = set()
+    for k in range(par.K):
+        for rule in rules_of(par, k):
+            if rule.type != "ban" or rule.on != "arrival":
+                continue
+            for src in par.srcs:
+                if filter_matches(rule.where, "source", src):
+                    out |= {(k, t, src.id) for t in range(par.T - src.lead_time)
+                            if par.cal.covers(rule.from_, rule.until, t + src.lead_time)}
+    return out
+
+
+def released(par: Params, k: int, t: int, mat) -> bool:
+    """A release rule of scenario k covers (material, t)."""
+    return any(rule.type == "release" and filter_matches(rule.where, "material", mat)
+               and par.cal.covers(rule.from_, rule.until, t) for rule in rules_of(par, k))
+
+
+@fast(40)
+@given(st.one_of(stranding_dicts(), scenario_dicts(v2=True, hedging=True)))
+def test_stopped_orders_appear_in_no_spend_budget_or_balance(doc):
+    """An order whose arrival period a ban `on: arrival` covers (resolved from the scenario, not by
+    the optimizer) has spend 0 and no arrival period in purchases.csv, and every other order arrives
+    lead periods later at its landed cost; the material balance holds with delivered orders only,
+    budgets hold on delivered spend and share limits on delivered quantities."""
+    sol, par = solved(doc)
+    stopped = stopped_orders(par)
+    tb = tables_of(sol, par)
+    src = {s.id: s for s in par.srcs}
+    for r in sol.purchases.itertuples(index=False):
+        k, t = par.names.index(r.scenario), period_of(par)[r.period]
+        if (k, t, r.source) in stopped:
+            assert r.spend == 0 and not isinstance(r.arrival_period, str), r
+        else:
+            assert period_of(par)[r.arrival_period] == t + src[r.source].lead_time, r
+            assert near(r.spend, r.landed_cost * r.quantity), r
+    assert {key for key in tb.stopped} <= stopped
+    check_balance(par, tb)
+    check_budgets_and_limits(par, tb)
+
+
+def _released_to_the_end(doc: dict, data) -> dict:
+    """doc with a policy releasing one material from some period to the end of the horizon, a
+    positive discount rate, and no end value or processing input for that material (SPEC 4.0)."""
+    doc = copy.deepcopy(doc)
+    mat = data.draw(st.sampled_from(doc["materials"]))
+    horizon = doc["horizon"]
+    start = data.draw(st.integers(0, horizon["periods"] - 1))
+    first = month_text(month_index(horizon["start"]) + start * PERIOD_LENGTH[horizon.get("period", "month")])
+    doc.setdefault("policies", []).append({"type": "release", "where": {"material": mat["id"]}, "from": first})
+    doc["horizon"]["discount_rate"] = data.draw(st.sampled_from([0.03, 0.1, 0.25]))
+    mat.get("stockpile", {}).pop("end_value", None)
+    doc["processors"] = [p for p in doc.get("processors", []) if p["input"] != mat["id"]]
+    return doc
+
+
+@fast(40)
+@given(scenario_dicts(v2=True), st.data())
+def test_released_stock_serves_demand_before_any_shortfall(doc, data):
+    """With a release rule in force from period t0 to the end (in every scenario), the stock of a
+    material is never above zero at the end of a period t >= t0 in which its demand goes unmet.
+
+    Using one more unit of that stock in t saves shortfall_penalty * disc_t; what it would have
+    done later is worth strictly less: a later unit of shortfall (discounted more, discount rate
+    > 0), a sale (sale prices are below shortfall penalties here) or nothing at the end. The other
+    explanations are left out of the scenario: processing that consumes the material and an end
+    value (stock capacity is an upper bound and never forces holding). Also: stockpile.csv's target
+    is the target in force, 0 where released."""
+    doc = _released_to_the_end(doc, data)
+    sol, par = solved(doc)
+    tb = tables_of(sol, par)
+    for k in range(par.K):
+        for t in range(par.T):
+            for m, mat in enumerate(par.mats):
+                free = released(par, k, t, mat)
+                if mat.stockpile is not None:
+                    assert near(tb.level(k, t, mat.id, "target"), 0.0 if free else par.target[m][t]), (k, t, mat.id)
+                if free and all(released(par, k, u, mat) for u in range(t, par.T)):
+                    level, short = tb.level(k, t, mat.id), tb.level(k, t, mat.id, "shortfall")
+                    assert level <= 1e-6 or short <= 1e-6, (par.names[k], t, mat.id, level, short)
+
+
+@fast(40)
+@given(st.one_of(scenario_dicts(v2=True), stranding_dicts()))
+def test_cost_breakdown_reconciles(doc):
+    """summary.json's cost_breakdown (SPEC 6), per scenario and expected: money = paid - received,
+    penalties = risk premium + shortfall + target penalties, total = money + penalties equals C_k
+    (discounted; expected: expected_cost) to 1e-9 relative; the undiscounted cash_spend subtotal is
+    the summary's cash_spend; purchases are the spend of purchases.csv (delivered orders only);
+    tariffs are part of purchases; objective = (1 - aversion) * expected_cost + aversion * cvar."""
+    sol, par = solved(doc)
+    split = sol.summary["cost_breakdown"]
+    paid = ("purchases", "processing", "holding", "capex", "fixed_costs")
+    received, penalties = ("sales_revenue", "end_value"), ("risk_premium", "shortfall_penalty", "target_penalty")
+
+    def agree(a: float, b: float, parts: dict) -> bool:
+        scale = max(1.0, abs(a), abs(b), *(abs(v) for v in parts.values()))
+        return abs(a - b) <= 1e-9 * scale
+
+    spend = sol.purchases.groupby("scenario")["spend"].sum() if not sol.purchases.empty else {}
+    for name, row in [*split["scenarios"].items(), ("expected", split["expected"])]:
+        for kind in ("discounted", "undiscounted"):
+            part = row[kind]
+            assert agree(part["money"], sum(part[n] for n in paid) - sum(part[n] for n in received), part)
+            assert agree(part["penalties"], sum(part[n] for n in penalties), part)
+            assert agree(part["total"], part["money"] + part["penalties"], part)
+            assert -1e-9 <= part["tariffs"] <= part["purchases"] + 1e-9 * max(1.0, part["purchases"])
+        cost = sol.summary["expected_cost"] if name == "expected" else sol.summary["scenarios"][name]["cost"]
+        cash = sol.summary["cash_spend"] if name == "expected" else sol.summary["scenarios"][name]["cash_spend"]
+        assert agree(row["discounted"]["total"], cost, row["discounted"]), (name, row["discounted"]["total"], cost)
+        assert agree(row["undiscounted"]["cash_spend"], cash, row["undiscounted"]), name
+        if name != "expected":
+            bought = float(spend.get(name, 0.0)) if len(spend) else 0.0
+            assert abs(row["undiscounted"]["purchases"] - bought) <= 1e-8 * max(1.0, bought), name
+    lam = par.sc.risk.aversion
+    want = (1 - lam) * sol.summary["expected_cost"] + lam * sol.summary["cvar"]
+    assert near(sol.objective, want, scale=abs(want)), (sol.objective, want)
+
+
+@fast(30)
+@given(st.one_of(scenario_dicts(v2=True), stranding_dicts()))
+def test_v2_cost_recomputed_from_tables(doc):
+    """C_k of SPEC 4.2 (v2) recomputed from the tables with independently resolved prices: an order
+    pays landed * (1 + premium * risk) only where it is delivered (stopped orders resolved from the
+    scenario), and the last period's stock is credited disc_{T-1} * end_value."""
+    sol, par = solved(doc)
+    P = period_of(par)
+    stopped = stopped_orders(par)
+    tb = tables_of(sol, par)
+    costs = table_costs(sol, par)
+    src = {s.id: i for i, s in enumerate(par.srcs)}
+    for r in sol.purchases.itertuples(index=False):
+        k, t, s = par.names.index(r.scenario), P[r.period], src[r.source]
+        if (k, t, r.source) in stopped:
+            costs[k] -= par.disc[t] * par.landed(s, t, k) * (1 + par.sc.risk.premium * par.risk[s]) * r.quantity
+    for k in range(par.K):
+        for mat in par.mats:
+            if mat.stockpile is not None:
+                value = getattr(mat.stockpile, "end_value", 0.0) or 0.0
+                costs[k] -= par.disc[par.T - 1] * value * tb.level(k, par.T - 1, mat.id)
+    for k, name in enumerate(par.names):
+        got = sol.summary["scenarios"][name]["cost"]
+        assert abs(costs[k] - got) <= TOL * max(1, abs(costs[k])) + 1e-5, (name, costs[k], got)
+

@@ -101,12 +101,12 @@ def both(doc: dict) -> tuple[float, float]:
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        # home_country omitted: the domestic source is tariffed too: 3 * 10 * 10 * (1 + 0.5)
-        ({"home_country": None, "policies": [{"type": "tariff", "rate": 0.5}]}, 450.0),
+        # home_country omitted: the domestic source is exempt (SPEC v2 4.0): 3 * 10 * 10
+        ({"home_country": None, "policies": [{"type": "tariff", "rate": 0.5}]}, 300.0),
         # home_country US: the US source is exempt
         ({"policies": [{"type": "tariff", "rate": 0.5}]}, 300.0),
         # two tariffs in force add up: 10 * 10 * (1 + 0.5 + 0.25) * 3
-        ({"home_country": "AU", "policies": [{"type": "tariff", "rate": 0.5}, {"type": "tariff", "rate": 0.25}]},
+        ({"home_country": "AU", "sources": [{"id": "us", "material": "dy", "region": "allied", "country": "US", "price": 10}], "policies": [{"type": "tariff", "rate": 0.5}, {"type": "tariff", "rate": 0.25}]},
          525.0),
         # capacity multiplier 0 on an unlimited source from the 2nd month: 10 * 10 + 2 * 10 * 1000
         ({"policies": [{"type": "capacity", "multiplier": 0.0, "from": "2026-02"}]}, 20100.0),

@@ -108,7 +108,9 @@ def test_matches_golden_results(name, tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_purchases_from_banned_sources(name):
-    """No order is placed with a source in a period and scenario where a ban (policy or event) covers it."""
+    """No order is placed with a source in a period and scenario where a ban `on: order` covers it,
+    and nothing arrives (or is paid) in a period where a ban `on: arrival` covers it: such an order
+    is shown with spend 0 and no arrival period (SPEC 4.1.11)."""
     sc, solution = scenario(name), solved(name)
     data = build_data(sc)
     period = {label: t for t, label in enumerate(data.calendar.labels)}
@@ -117,24 +119,30 @@ def test_no_purchases_from_banned_sources(name):
     p = solution.purchases
     if p.empty:
         return
-    banned = data.src_ban[
-        p["source"].map(source).to_numpy(), p["period"].map(period).to_numpy(), p["scenario"].map(case).to_numpy()
-    ]
+    s, t, k = p["source"].map(source).to_numpy(), p["period"].map(period).to_numpy(), p["scenario"].map(case).to_numpy()
+    banned = data.src_ban[s, t, k]
     assert not banned.any(), f"{name}: orders from banned sources:\n{p[banned].to_string()}"
+    arrival = t + data.src_lead[s]
+    stopped = data.arrival_ban[s, arrival, k]
+    assert (p["spend"][stopped] == 0).all() and p["arrival_period"][stopped].isna().all(), p[stopped].to_string()
+    assert p["arrival_period"][~stopped].map(period).to_numpy().tolist() == arrival[~stopped].tolist()
 
 
-def test_baseline_respects_the_chinese_gallium_germanium_ban():
-    """The Ann. 46 ban returns after its suspension: no Chinese Ga or Ge is ordered from 2027 on."""
+def test_baseline_respects_the_chinese_gallium_germanium_antimony_ban():
+    """The Ann. 46 ban returns after its suspension and stops shipments (`on: arrival`): no Chinese
+    Ga, Ge or Sb arrives from 2027 on, so none is ordered from 2026-10 (the licence lead time is a
+    quarter): the 2026-Q4 antimony order of SPEC v1, stranded in 2027, is gone."""
     data = build_data(scenario("baseline"))
     labels = data.calendar.labels
-    for src in ("cn-gallium", "cn-germanium"):
-        covered = [labels[t] for t in np.flatnonzero(data.src_ban[data.sources.index(src), :, 0])]
+    chinese = ("cn-gallium", "cn-germanium", "cn-antimony")
+    for src in chinese:
+        covered = [labels[t] for t in np.flatnonzero(data.arrival_ban[data.sources.index(src), :, 0])]
         assert covered and covered[0] == "2027-01", f"{src}: ban covers {covered[:2]}..., expected from 2027-01"
     p = solved("baseline").purchases
-    late = p[p["source"].isin(["cn-gallium", "cn-germanium"]) & (p["period"] >= "2027-01")]
+    late = p[p["source"].isin(chinese) & (p["period"] >= "2026-10")]
     assert late.empty, late.to_string()
     # ... and the plan buys Chinese metal while it may (the suspension), so the check is not vacuous.
-    assert (p["source"].isin(["cn-gallium", "cn-germanium"]) & (p["period"] < "2027-01")).any()
+    assert (p["source"].isin(chinese) & (p["period"] < "2026-10")).any()
 
 
 def _without_disruptions(sc: Scenario) -> dict:
@@ -168,6 +176,46 @@ def test_embargo_stockpiles_ahead_of_the_ban():
     shared = solved("china-embargo").stockpile
     shared = shared[shared["period"] == before].pivot_table(index="material", columns="scenario", values="level")
     assert np.allclose(shared.to_numpy(), shared.to_numpy()[:, :1]), shared.to_string()
+
+
+def test_embargo_draws_the_stockpile_while_a_release_rule_covers_it():
+    """In the full-ban future (SPEC v2 release rules for the length of the ban), no material holds
+    stock above zero at the end of a period in which its demand goes unmet while a release rule
+    covers it: the stockpile serves demand first. The check is not vacuous: demand does go unmet
+    in the ban, and stock is drawn down in it."""
+    sc, solution = scenario("china-embargo"), solved("china-embargo")
+    calendar = build_data(sc).calendar
+    (case,) = [case for case in sc.cases if case.name == "full-ban-2027"]
+    released = {(material, calendar.labels[t]) for rule in [*sc.policies, *case.events] if rule.type == "release"
+                for material in rule.where.values("material")
+                for t in np.flatnonzero(calendar.window(rule.from_, rule.until))}
+    rows = solution.stockpile[solution.stockpile["scenario"] == "full-ban-2027"]
+    covered = rows[[(r.material, r.period) in released for r in rows.itertuples()]]
+    assert (covered["shortfall"] > 0).any() and (covered["level"] > 0).any(), covered.to_string()
+    held = covered[(covered["level"] > 1e-6) & (covered["shortfall"] > 1e-6)]
+    assert held.empty, held.to_string()
+
+
+def test_orders_placed_before_the_ban_are_stranded_in_the_ban_futures():
+    """SPEC v2 `on: arrival`: Chinese Dy ordered in 2026-Q4 (for 2027-Q1, the quarter the ban starts)
+    is one decision in every future; it arrives and is paid where there is no ban, and is neither
+    delivered nor paid in the two ban futures."""
+    p = solved("china-embargo").purchases
+    q4 = p[(p["source"] == "cn-dysprosium") & (p["period"] == "2026-10")].set_index("scenario")
+    assert set(q4.index) == {"base", "hree-ban-2027", "full-ban-2027", "price-spike-2027"}
+    assert q4["quantity"].nunique() == 1 and q4["quantity"].iloc[0] > 0
+    for future in ("hree-ban-2027", "full-ban-2027"):
+        assert q4.loc[future, "spend"] == 0 and pd.isna(q4.loc[future, "arrival_period"])
+    for future in ("base", "price-spike-2027"):
+        assert q4.loc[future, "spend"] > 0 and q4.loc[future, "arrival_period"] == "2027-01"
+
+
+def test_stockpiles_keep_their_targets_to_the_end():
+    """With an end value (SPEC v2), the baseline no longer runs its stockpiles down in the last
+    quarters: every material with a target ends 2035 at or above it."""
+    rows = solved("baseline").stockpile
+    last = rows[(rows["period"] == "2035-10") & (rows["target"] > 0)]
+    assert len(last) >= 9 and (last["level"] >= last["target"] - 1e-6).all(), last.to_string()
 
 
 @pytest.mark.parametrize("name", ["baseline", "deep-sea-fast-track"])

@@ -221,33 +221,45 @@ def test_the_story_told_in_the_prose(tutorial):
     ep = read_csv(emb / "purchases.csv")
     ex = read_csv(emb / "expansion.csv")
     # One future: China bought at capacity before the tariff, the stock reaches the target from
-    # 2026-07, nothing is built at home, no shortfall, the last quarter runs the stock down.
+    # 2026-07, nothing is built at home, no shortfall, and (end value) the stock stays at its target
+    # to the end.
     assert [float(r["quantity"]) for r in bp if r["source"] == "cn-dy" and r["period"] < "2026-07"] == [22500, 22500]
     assert all(float(r["tariff_rate"]) == 1.45 for r in bp if r["source"] == "cn-dy" and r["period"] >= "2026-07")
     assert bs["2026-01"] == 0 and bs["2026-07"] >= 15000
-    assert all(bs[p] == 15000 for p in bs if "2026-10" <= p <= "2028-07") and bs["2028-10"] == 0
+    assert all(bs[p] == 15000 for p in bs if "2026-10" <= p <= "2028-10")
     assert read_csv(base / "expansion.csv") == []
     summary = json.loads((base / "summary.json").read_text())
     assert not any(summary["shortfall_by_material"].values())
-    # Two futures: 2026 decisions are identical in both; China at capacity all through 2026,
-    # the stock ends 2026 at 27,000 kg instead of 15,000; a domestic plant is started in 2026-01
-    # in both futures; in the embargo the stock is drawn down to zero by the end.
+    # Two futures: 2026 decisions are identical in both; China at capacity in 2026-01 to 2026-07 and
+    # 3,000 kg in 2026-10, an order that arrives in base and is stranded (spend 0, no arrival) in the
+    # embargo; the stock ends 2026 at 27,000 kg instead of 15,000; a domestic plant is started in
+    # 2026-01 in both futures; in the embargo the target is released from 2027, the stock is used up
+    # by 2028-04 and never held while demand goes unmet, and 3,500 kg go short in each of the last
+    # two quarters.
     for period in ("2026-01", "2026-04", "2026-07", "2026-10"):
         rows = {s: sorted((r["source"], r["quantity"]) for r in ep if r["period"] == period and r["scenario"] == s)
                 for s in ("base", "embargo")}
         assert rows["base"] == rows["embargo"], period
-        assert ("cn-dy", "22500") in rows["base"]
+        assert ("cn-dy", "22500" if period < "2026-10" else "3000") in rows["base"], period
         assert es[("base", period)] == es[("embargo", period)]
+    october = {r["scenario"]: r for r in ep if r["period"] == "2026-10" and r["source"] == "cn-dy"}
+    assert october["base"]["arrival_period"] == "2027-01" and float(october["base"]["spend"]) > 0
+    assert october["embargo"]["arrival_period"] == "" and float(october["embargo"]["spend"]) == 0
+    assert [float(r["quantity"]) for r in bp if r["period"] == "2026-07" and r["source"] == "cn-dy"] == [13500]
     assert es[("base", "2026-10")] == 27000 and bs["2026-10"] == 15000
-    assert es[("embargo", "2027-01")] > es[("base", "2027-01")] > 15000
-    assert es[("embargo", "2028-10")] == 0
-    assert es[("base", "2027-07")] == 15000 and es[("embargo", "2027-07")] >= 15000 > es[("embargo", "2027-10")]
-    assert not [r for r in ep if r["scenario"] == "base" and r["period"] == "2027-01" and r["source"] == "cn-dy"]
+    assert all(es[("base", p)] == 15000 for s, p in es if s == "base" and p >= "2027-01")
+    rows = [r for r in read_csv(emb / "stockpile.csv") if r["scenario"] == "embargo" and r["period"] >= "2027-01"]
+    assert all(float(r["target"]) == 0 for r in rows)
+    assert not [r for r in rows if float(r["level"]) > 0 and float(r["shortfall"]) > 0]
+    assert {r["period"]: float(r["shortfall"]) for r in rows if float(r["shortfall"]) > 0} == {
+        "2028-07": 3500, "2028-10": 3500}
+    assert es[("embargo", "2028-04")] == 0 and es[("embargo", "2027-01")] > 15000
     first = [r for r in ex if r["period"] == "2026-01"]
     assert sorted(r["scenario"] for r in first) == ["base", "embargo"] and first[0]["entity"] == "us-dy"
+    assert [float(r["built"]) for r in first] == [8500, 8500]
     assert not [r for r in ep if r["scenario"] == "base" and r["source"] == "us-dy"]
     es_summary = json.loads((emb / "summary.json").read_text())
-    assert not any(es_summary["shortfall_by_material"].values())
+    assert es_summary["shortfall_by_material"] == {"dysprosium": pytest.approx(0.3 * 7000)}
     assert es_summary["scenarios"]["base"]["cost"] > summary["objective"]
     # Section 6: nothing is written for the infeasible run; the phased hard target is met in 2027-01.
     hard = {r["period"]: float(r["level"]) for r in read_csv(tutorial.work / "results" / "dy-hard" / "stockpile.csv")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT, scenario
-from optimizer.checks import validate
+from optimizer.checks import scenario_warnings, validate
 from optimizer.errors import Cell, ScenarioError
 from optimizer.loader import parse_yaml_text
 
@@ -215,3 +215,113 @@ def test_cell_names():
     assert str(Cell("sources", 7, 4)) == "sources!D7"
     assert str(Cell("sources", 1, 28)) == "sources!AB1"
     assert str(Cell("my notes", 2, 1)) == "'my notes'!A2"
+
+
+# --- SPEC version 2: release rules, `on`, home_country; the release warning ---------------------
+
+
+def test_v2_rule_fields_are_checked():
+    """`on` belongs to ban rules; a release rule takes neither `rate` nor `multiplier`."""
+    text = GOOD.replace(
+        "sources:\n",
+        "policies:\n"
+        "  - {type: tariff, rate: 0.5, on: arrival}\n"
+        "  - {type: release, multiplier: 2}\n"
+        "sources:\n")
+    msgs = problems_of(text)
+    assert len(msgs) == 2, msgs
+    assert any("s.yaml:9:" in m and "policies[0]" in m and "`on` applies to ban rules only" in m for m in msgs)
+    assert any("policies[1]" in m and "neither `rate` nor `multiplier`" in m for m in msgs)
+
+
+def test_release_filter_and_domestic_country_problems_are_named():
+    """A release rule filters on materials only; a domestic source outside home_country is an error
+    naming both countries. Both at once, with their lines."""
+    text = GOOD.replace(
+        "sources:\n",
+        "policies:\n"
+        "  - {type: release, where: {material: dy, region: china}}\n"
+        "sources:\n"
+        "  - {id: us, material: dy, region: domestic, country: CA, price: 10}\n")
+    msgs = problems_of(text)
+    assert len(msgs) == 2, msgs
+    assert any("policies[0].where.region" in m and "`material` only" in m for m in msgs)
+    assert any("sources[0].country" in m and "CA" in m and "home_country US" in m and ":11:" in m for m in msgs)
+
+
+def test_ban_on_arrival_and_release_validate():
+    """`on: order` / `on: arrival` on a ban and a release rule with `material` are valid."""
+    text = GOOD.replace(
+        "sources:\n",
+        "policies:\n"
+        "  - {type: ban, where: {region: china}, on: arrival, from: 2026-07}\n"
+        "  - {type: ban, where: {region: china}, on: order, until: 2026-04}\n"
+        "  - {type: release, where: {material: dy}, from: 2026-07}\n"
+        "sources:\n")
+    raw, smap = parse_yaml_text(text)
+    sc = validate(raw, smap)
+    assert [r.on for r in sc.policies] == ["arrival", "order", None]
+    assert [r.stops_arrivals for r in sc.policies] == [True, False, False]
+
+
+def _held_target(**overrides) -> dict:
+    """dy with a soft target (penalty 100/quarter over 4 quarters) and a shortfall penalty of 250;
+    scenario `cut` bans the Chinese source from 2026-04."""
+    doc = scenario(
+        horizon={"start": "2026-01", "periods": 4, "period": "quarter"},
+        materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 250,
+                    "stockpile": {"initial": 20, "target": 20, "target_penalty": 100}}],
+        sources=[{"id": "cn", "material": "dy", "region": "china", "country": "CN", "price": 10}],
+        scenarios=[{"name": "calm", "probability": 0.5},
+                   {"name": "cut", "probability": 0.5,
+                    "events": [{"type": "ban", "name": "cn-ban", "where": {"region": "china"}, "from": "2026-04"}]}],
+    )
+    doc.update(overrides)
+    return doc
+
+
+def test_warning_when_a_ban_would_make_the_plan_hold_its_target():
+    """From 2026-04 three quarters remain: 3 * 100 = 300 of target penalty > 250 of shortfall penalty,
+    and no release rule: one warning naming the rule path, the scenario, the material and the rule."""
+    (warning,) = scenario_warnings(validate(_held_target()))
+    assert warning.startswith("scenarios[cut].events[cn-ban]: in scenario cut, rule `cn-ban` bans a source of dy")
+    assert "from 2026-04" in warning and "dy 300 > 250" in warning and "type: release" in warning
+
+
+@pytest.mark.parametrize("change", [
+    "release",        # a release rule for dy in the scenario: the planner has said what to do
+    "penalty",        # shortfall penalty 400 > 300: serving demand beats holding
+    "hard",           # a hard target is a floor by intent
+    "capacity_up",    # a capacity rule that does not cut
+])
+def test_no_warning_when_the_target_is_released_or_cheap_to_miss(change):
+    doc = _held_target()
+    if change == "release":
+        doc["scenarios"][1]["events"].append({"type": "release", "where": {"material": "dy"}, "from": "2026-04"})
+    elif change == "penalty":
+        doc["materials"][0]["shortfall_penalty"] = 400
+    elif change == "hard":
+        doc["materials"][0]["stockpile"] = {"initial": 20, "target": 20, "hard_target": True}
+    else:
+        doc["scenarios"][1]["events"] = [{"type": "capacity", "where": {"region": "china"}, "multiplier": 1.5}]
+    assert scenario_warnings(validate(doc)) == []
+
+
+def test_release_warning_reads_disruption_events_as_scenarios():
+    """With a `disruptions` section (SPEC 8) each event is read as a scenario whose effects hold from
+    its first possible start: a ban effect without a release effect warns, naming the event and the
+    effect's path; the SPEC 8 pairing of `on: arrival` with a release effect does not."""
+    doc = scenario(
+        horizon={"start": "2026-01", "periods": 12, "period": "quarter"},
+        materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 250,
+                    "stockpile": {"initial": 20, "target": 20, "target_penalty": 100}}],
+        sources=[{"id": "cn", "material": "dy", "region": "china", "country": "CN", "price": 10}],
+        disruptions={"stage": "year", "events": [{"name": "cn-stop", "annual_probability": 0.2, "duration": 1,
+                                                   "effects": [{"type": "ban", "where": {"region": "china"},
+                                                                "on": "arrival"}]}]},
+    )
+    (warning,) = scenario_warnings(validate(doc))
+    assert warning.startswith("disruptions.events[cn-stop].effects[0]: in scenario event cn-stop, this ban rule")
+    assert "from 2027-01" in warning and "dy 800 > 250" in warning
+    doc["disruptions"]["events"][0]["effects"].append({"type": "release", "where": {"material": "dy"}})
+    assert scenario_warnings(validate(doc)) == []

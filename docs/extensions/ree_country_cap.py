@@ -2,7 +2,8 @@
 
 Run it with `optimize scenarios/china-embargo.yaml --extension docs/extensions/ree_country_cap.py`
 or `optimizer.solve(scenario, extension="docs/extensions/ree_country_cap.py")`. The rule holds in
-every scenario, over the whole horizon, on the money paid at the order's landed cost.
+every scenario, over the whole horizon, on the money paid at the order's landed cost (an order a
+ban `on: arrival` stops is not paid).
 """
 
 import pyomo.environ as pyo
@@ -20,8 +21,8 @@ def extend(model, data):
 
     def spend(scenario, country=None):
         """Money paid for rare-earth orders in a scenario (from one country, or from all) [$]."""
-        return sum(model.landed[s, t, k] * model.buy[s, t, k] for s, t, k in orders
-                   if k == scenario and (country is None or country_of[s] == country))
+        return sum(model.landed[s, t, k] * model.delivered[s, t, k] * model.buy[s, t, k]
+                   for s, t, k in orders if k == scenario and (country is None or country_of[s] == country))
 
     def share_max(m, scenario, country):
         if not any(k == scenario and country_of[s] == country for s, _, k in orders):

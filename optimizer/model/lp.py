@@ -221,10 +221,11 @@ def formulate(d: ModelData) -> Formulation:
     add_supply_max(lp, d, "process_max", "process", d.proc_exp, d.proc_cmult, d.proc_cap, proc_built)
     add_material_balance(lp, d, lk)
     add_target_min(lp, d, lk["stock"])
-    add_budget_max(lp, d)
+    terms = cost_terms(d, lp)
+    add_budget_max(lp, d, terms)
     add_share_limits(lp, d)
     leaves = np.flatnonzero(tree.t == d.calendar.periods - 1)
-    add_objective(lp, d, leaves)
+    add_objective(lp, d, leaves, node_cost_coefs(d, lp, terms))
     return Formulation(lp, d)
 
 
@@ -242,12 +243,32 @@ def _can_build(exp: Expansions, cap: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (finite & (exp.max > 0))[:, None] & (t[None, :] >= exp.lead[:, None])
 
 
+def node_delivery(d: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) delivered[s, t(n), k] over the scenarios k of each node n, [S, N] each.
+
+    Equal where every scenario of the node agrees on whether an order placed there is delivered;
+    lowest 0 and highest 1 where a ban `on: arrival` they cannot tell apart yet stops it in some.
+    """
+    tree = d.tree
+    S, N = len(d.sources), tree.size
+    if not d.arrival_ban.any():
+        return np.ones((S, N)), np.ones((S, N))
+    T, K = tree.node_of.shape
+    t, k = np.repeat(np.arange(T), K), np.tile(np.arange(K), T)
+    delivered = d.delivered[:, t, k].T  # [T*K, S]
+    lowest, highest = np.ones((N, S)), np.zeros((N, S))
+    np.minimum.at(lowest, tree.node_of.ravel(), delivered)
+    np.maximum.at(highest, tree.node_of.ravel(), delivered)
+    return lowest.T, highest.T
+
+
 def add_buy(lp: LinearProgram, d: ModelData) -> VarFamily:
     """buy[s,n] >= 0: units ordered from source s at node n (arrives lead_s periods later).
 
-    Exists only where s is in its window, not banned, its arrival t + lead_s < T, and it has
+    Exists only where s is in its window, not banned (`on: order`), its arrival t + lead_s < T, some
+    scenario of the node receives it (not stopped by a ban `on: arrival` in all of them), and it has
     capacity (cap * cmult > 0, or expansion capacity can be in place). Upper bound cap * cmult
-    when no expansion can add to it (else the `supply_max` row).
+    when no expansion can add to it (else the `supply_max` row): the order as placed (SPEC 4.1.11).
     """
     t, k = _node_grid(d)
     T = d.calendar.periods
@@ -260,6 +281,7 @@ def add_buy(lp: LinearProgram, d: ModelData) -> VarFamily:
         & ~d.src_ban[:, t, k]
         & (cmult > 0)
         & ((cap > 0) | build)
+        & (node_delivery(d)[1] > 0)
     )
     s, n = np.nonzero(ok)
     hi = np.where(build[s, n], INF, cap[s, n] * cmult[s, n])
@@ -279,11 +301,18 @@ def add_process(lp: LinearProgram, d: ModelData) -> VarFamily:
 
 
 def add_stock(lp: LinearProgram, d: ModelData) -> VarFamily:
-    """stock[m,n]: end-of-period stock, 0 <= stock <= capacity[m,t] (>= target when hard_target)."""
-    t = d.tree.t
+    """stock[m,n]: end-of-period stock, 0 <= stock <= capacity[m,t] (>= target[m,t,k] when hard_target;
+    a released target is 0)."""
+    t, k = _node_grid(d)
     m, n = np.nonzero(np.broadcast_to(d.has_stock[:, None], (len(d.materials), d.tree.size)))
-    lo = np.where(d.hard_target[m], d.target[m, t[n]], 0.0)
+    lo = np.where(d.hard_target[m], d.target[m, t[n], k[n]], 0.0)
     return lp.add_vars("stock", "end-of-period stockpile level [unit]", m, n, lo, d.stock_cap[m, t[n]])
+
+
+def _target(d: ModelData) -> np.ndarray:
+    """Target in force at every node (0 where a release rule covers it), [M, N] units."""
+    t, k = _node_grid(d)
+    return d.target[:, t, k]
 
 
 def _demand(d: ModelData) -> np.ndarray:
@@ -306,8 +335,8 @@ def add_surplus(lp: LinearProgram, d: ModelData) -> VarFamily:
 
 
 def add_below_target(lp: LinearProgram, d: ModelData) -> VarFamily:
-    """below[m,n] >= 0: stock below a soft target (bounded by the target)."""
-    target = d.target[:, d.tree.t]
+    """below[m,n] >= 0: stock below a soft target in force (bounded by the target)."""
+    target = _target(d)
     soft = (d.has_stock & ~d.hard_target)[:, None] & (target > 0)
     m, n = np.nonzero(soft)
     return lp.add_vars("below", "stock below target [unit]", m, n, 0.0, target[m, n])
@@ -392,9 +421,11 @@ def add_supply_max(lp: LinearProgram, d: ModelData, name: str, var: str, exp: Ex
 def add_material_balance(lp: LinearProgram, d: ModelData, lk: dict[str, Lookup]) -> None:
     """For every material m and node n (period t):
 
-    stock[m,parent] + sum_s buy[s, ancestor(n, t - lead_s)] + sum_p yield[p,m] process[p,n]
-      + short[m,n] - stock[m,n] - sum_{p: input m} process[p,n] - surplus[m,n]
-      = demand[m,t] * dmult[m,t,k] - arrivals[m,t] - (initial[m] if t = 0)
+    stock[m,parent] + sum_s delivered[s,t-lead_s,k] buy[s, ancestor(n, t - lead_s)]
+      + sum_p yield[p,m] process[p,n] + short[m,n] - stock[m,n] - sum_{p: input m} process[p,n]
+      - surplus[m,n] = demand[m,t] * dmult[m,t,k] - arrivals[m,t] - (initial[m] if t = 0)
+
+    The scenarios of n agree on delivered (a ban `on: arrival` is a parameter of the period it covers).
     """
     tree = d.tree
     M, N = len(d.materials), tree.size
@@ -407,7 +438,7 @@ def add_material_balance(lp: LinearProgram, d: ModelData, lk: dict[str, Lookup])
     inner = tree.parent[st.node] >= 0
     prev = lk["stock"].table[st.entity[inner], tree.parent[st.node[inner]]]
     terms.append((row[st.entity[inner], st.node[inner]], prev, 1.0))
-    # purchases arriving now: ordered at the ancestor node in period t - lead
+    # purchases arriving now: ordered at the ancestor node in period t - lead, unless stopped
     if len(d.sources):
         s, n = np.indices((len(d.sources), N)).reshape(2, -1)
         order_t = t[n] - d.src_lead[s]
@@ -415,7 +446,8 @@ def add_material_balance(lp: LinearProgram, d: ModelData, lk: dict[str, Lookup])
         s, n, order_t = s[arrived], n[arrived], order_t[arrived]
         col = lk["buy"].table[s, tree.node_of[order_t, k[n]]]
         has = col >= 0
-        terms.append((row[d.src_material[s[has]], n[has]], col[has], 1.0))
+        s, n, order_t = s[has], n[has], order_t[has]
+        terms.append((row[d.src_material[s], n], col[has], d.delivered[s, order_t, k[n]]))
     # processing: input consumed, outputs produced
     pr = lp.vars["process"]
     terms.append((row[d.proc_input[pr.entity], pr.node], pr.cols, -1.0))
@@ -434,7 +466,7 @@ def add_material_balance(lp: LinearProgram, d: ModelData, lk: dict[str, Lookup])
 
 
 def add_target_min(lp: LinearProgram, d: ModelData, stock: Lookup) -> None:
-    """stock[m,n] + below[m,n] >= target[m,t] for soft targets (hard targets are stock bounds)."""
+    """stock[m,n] + below[m,n] >= target[m,t,k] for soft targets in force (hard targets are stock bounds)."""
     below = lp.vars["below"]
     if not len(below.entity):
         return
@@ -443,7 +475,7 @@ def add_target_min(lp: LinearProgram, d: ModelData, stock: Lookup) -> None:
         "target_min",
         "stock + below >= target [unit]",
         {"material": below.entity, "node": below.node},
-        d.target[below.entity, d.tree.t[below.node]],
+        _target(d)[below.entity, below.node],
         INF,
         [(rows, stock.table[below.entity, below.node], 1.0), (rows, below.cols, 1.0)],
     )
@@ -452,22 +484,25 @@ def add_target_min(lp: LinearProgram, d: ModelData, stock: Lookup) -> None:
 Terms = tuple[np.ndarray, np.ndarray, np.ndarray]  # (node, column, coefficient) of some variables
 
 
-def _path_rows(d: ModelData, covers: np.ndarray, parts: list[Terms]) -> tuple[np.ndarray, list[Terms]]:
-    """Rows summing `coef * x` along each scenario path over the covered periods.
+def _path_rows(d: ModelData, last: int, parts: list[Terms]) -> tuple[np.ndarray, list[Terms]]:
+    """Rows summing `coef * x` along each scenario path, one per node of period `last`.
 
-    One row per node of the last covered period (scenarios through the same node get the same
-    row). Returns (end node of each row, row triplets).
+    An entry (node, column, coefficient) enters the row of every path through its node, which lies
+    in a period <= `last`; the scenarios through one node of `last` share every variable and
+    coefficient of their row. Returns (end node of each row, row triplets).
     """
     tree = d.tree
-    last = int(np.flatnonzero(covers)[-1])
     ends = np.flatnonzero(tree.t == last)
     end_row = np.full(tree.size, -1, dtype=np.int64)
     end_row[ends] = np.arange(len(ends))
-    # (node, row) pairs: row's path passes through node, node in a covered period
-    K = tree.node_of.shape[1]
-    pair_node = tree.node_of[covers].ravel()
-    pair_row = np.tile(end_row[tree.node_of[last]], int(covers.sum()))
-    pairs = np.unique(np.stack([pair_node, pair_row]), axis=1) if K else np.zeros((2, 0), int)
+    present = np.zeros(last + 1, dtype=bool)  # raises if an entry lies after `last`
+    for node, _, _ in parts:
+        present[tree.t[node]] = True
+    periods = np.flatnonzero(present)
+    # (node, row) pairs: row's path passes through node, node in a period some entry lies in
+    pair_node = tree.node_of[periods].ravel()
+    pair_row = np.tile(end_row[tree.node_of[last]], len(periods))
+    pairs = np.unique(np.stack([pair_node, pair_row]), axis=1)
     terms = []
     for node, cols, coef in parts:
         order = np.argsort(node, kind="stable")
@@ -482,20 +517,150 @@ def _path_rows(d: ModelData, covers: np.ndarray, parts: list[Terms]) -> tuple[np
     return ends, terms
 
 
-def spend_coefs(d: ModelData, lp: LinearProgram) -> dict[str, np.ndarray]:
-    """Undiscounted cash spend per unit of each spending variable: landed * buy, cost * process,
-    capex * build [$/unit], by family name."""
+def _last_period(d: ModelData, first_choice: int, parts: list[Terms]) -> int:
+    """The later of `first_choice` and the period of every entry's node."""
+    return max([first_choice, *(int(d.tree.t[node].max()) for node, _, _ in parts if len(node))])
+
+
+# --- orders and their outcome (SPEC 4.0, 4.1.11) --------------------------------------------------
+
+
+def buy_outcomes(d: ModelData, buy: VarFamily) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each order's delivery is known: (index into buy's columns, node, delivered factor).
+
+    An order delivered in every scenario of its node is known there (factor 1). An order that a ban
+    `on: arrival` stops in some of its node's scenarios only (they cannot tell the ban apart yet) is
+    known at the nodes of its arrival period: one entry per such node with delivered[s,t,k] of its
+    scenarios; entries with factor 0 (stopped deliveries) are left out. So a purchase's money,
+    balance and share all sit at a node whose scenarios agree on its delivery.
+    """
     tree = d.tree
-    buy, pr = lp.vars["buy"], lp.vars["process"]
-    out = {
-        "buy": d.landed[buy.entity, tree.t[buy.node], tree.rep[buy.node]],
-        "process": d.proc_cost[pr.entity, tree.t[pr.node]],
-    }
-    for kind, exp in (("source", d.src_exp), ("processor", d.proc_exp)):
-        fam = lp.vars.get(f"build_{kind}")
+    s, n = buy.entity, buy.node
+    if not d.arrival_ban.any():
+        return np.arange(len(s)), n, np.ones(len(s))
+    sure = node_delivery(d)[0][s, n] > 0
+    index, node, factor = [np.flatnonzero(sure)], [n[sure]], [np.ones(int(sure.sum()))]
+    open_ = np.flatnonzero(~sure)
+    if len(open_):
+        t = tree.t[n[open_]]
+        j, k = tree.members(n[open_])
+        arrival_node = tree.node_of[t[j] + d.src_lead[s[open_][j]], k]
+        j, arrival_node = np.unique(np.stack([j, arrival_node]), axis=1)
+        f = d.delivered[s[open_][j], t[j], tree.rep[arrival_node]]
+        keep = f > 0
+        index.append(open_[j[keep]])
+        node.append(arrival_node[keep])
+        factor.append(f[keep])
+    return np.concatenate(index), np.concatenate(node), np.concatenate(factor)
+
+
+# --- cost terms (SPEC 4.2, 6) -----------------------------------------------------------------------
+
+#: Terms of C_k reported apart in summary.json's cost_breakdown (SPEC 6): money paid, money received
+#: (credited, so subtracted), and penalties, which are not money. `tariffs` is the part of `purchases`
+#: that is tariff (not added again). `fixed_costs` has no variables yet (SPEC v2 discrete decisions).
+PAID = ("purchases", "processing", "holding", "capex", "fixed_costs")
+RECEIVED = ("sales_revenue", "end_value")
+PENALTIES = ("risk_premium", "shortfall_penalty", "target_penalty")
+#: Cash spend (SPEC 6) and what budgets limit (SPEC 4.1.7): the money paid except holding costs.
+CASH = ("purchases", "processing", "capex", "fixed_costs")
+TERMS = (*PAID, *RECEIVED, *PENALTIES, "tariffs")
+
+
+@dataclass(frozen=True)
+class CostTerm:
+    """One term of C_k on one variable family: `amount` $ per unit of the variable, undiscounted
+    (credits positive), due in `period` and borne by the scenarios through `node`."""
+
+    name: str
+    family: str
+    index: np.ndarray  # entries: index into the family's columns (an order may have several)
+    node: np.ndarray
+    period: np.ndarray
+    amount: np.ndarray
+
+    @property
+    def sign(self) -> float:
+        """+1 for what C_k adds, -1 for what it credits."""
+        return -1.0 if self.name in RECEIVED else 1.0
+
+
+def cost_terms(d: ModelData, lp: LinearProgram) -> list[CostTerm]:
+    """Every term of SPEC 4.2, by variable family [$/unit, undiscounted]:
+
+    purchases landed * delivered (tariffs: price * pmult * tariff * delivered, a part of it) and
+    risk_premium landed * premium * risk_s * delivered on buy (due in the order period, borne where the
+    delivery is known, `buy_outcomes`); processing cost on process; holding on stock and end_value on
+    the last period's stock; shortfall_penalty on short; target_penalty on below; sales_revenue
+    sale_price on surplus; capex on build.
+    """
+    tree = d.tree
+    out: list[CostTerm] = []
+    buy = lp.vars["buy"]
+    index, node, factor = buy_outcomes(d, buy)
+    s, placed = buy.entity[index], buy.node[index]
+    t, k = tree.t[placed], tree.rep[placed]
+    landed = d.landed[s, t, k]
+    out.append(CostTerm("purchases", "buy", index, node, t, landed * factor))
+    tariff = d.price[s, t] * d.pmult[s, t, k] * d.tariff[s, t, k]
+    out.append(CostTerm("tariffs", "buy", index, node, t, tariff * factor))
+    out.append(CostTerm("risk_premium", "buy", index, node, t, landed * d.premium * d.risk[s] * factor))
+    per_unit = (  # term, family, $ per unit by entity and period ([E, T], or [E, 1] when constant)
+        ("processing", "process", d.proc_cost),
+        ("holding", "stock", d.holding),
+        ("shortfall_penalty", "short", d.shortfall_penalty[:, None]),
+        ("target_penalty", "below", d.target_penalty[:, None]),
+        ("sales_revenue", "surplus", d.sale_price[:, None]),
+        ("capex", "build_source", d.src_exp.capex[:, None]),
+        ("capex", "build_processor", d.proc_exp.capex[:, None]),
+    )
+    for name, family, unit in per_unit:
+        fam = lp.vars.get(family)
         if fam is not None:
-            out[fam.name] = exp.capex[fam.entity]
+            t = tree.t[fam.node]
+            amount = np.broadcast_to(unit, (len(unit), d.calendar.periods))[fam.entity, t]
+            out.append(CostTerm(name, family, np.arange(len(fam.entity)), fam.node, t, amount))
+    stock = lp.vars["stock"]
+    last = np.flatnonzero(tree.t[stock.node] == d.calendar.periods - 1)
+    out.append(CostTerm("end_value", "stock", last, stock.node[last], tree.t[stock.node[last]],
+                        d.end_value[stock.entity[last]]))
     return out
+
+
+CostEntries = tuple[np.ndarray, np.ndarray, np.ndarray]  # (index into a family's columns, node, coefficient)
+
+
+def purchase_cost(d: ModelData, source: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(landed cost [$/unit], discounted objective cost disc_t * landed * (1 + premium * risk) [$/unit])
+    of purchases from `source` ordered at `node`, delivered: the purchases and risk_premium terms of
+    `cost_terms` together."""
+    t, k = d.tree.t[node], d.tree.rep[node]
+    landed = d.landed[source, t, k]
+    return landed, d.calendar.discount[t] * landed * (1.0 + d.premium * d.risk[source])
+
+
+def node_cost_coefs(d: ModelData, lp: LinearProgram, terms: list[CostTerm]) -> dict[str, CostEntries]:
+    """C_k per unit of every variable (SPEC 4.2), by family, as (column index, node bearing it, $/unit):
+    the sum of its `cost_terms` (credits subtracted), discounted at the period they are due.
+    `terms` are `cost_terms(d, lp)`. Purchases: `purchase_cost` times delivered, borne where the
+    delivery is known (`buy_outcomes`)."""
+    buy = lp.vars["buy"]
+    index, node, factor = buy_outcomes(d, buy)
+    out: dict[str, CostEntries] = {"buy": (index, node, purchase_cost(d, buy.entity[index], buy.node[index])[1]
+                                           * factor)}
+    units: dict[str, np.ndarray] = {}
+    for term in terms:
+        if term.family != "buy":
+            unit = units.setdefault(term.family, np.zeros(len(lp.vars[term.family].entity)))
+            unit[term.index] += term.sign * term.amount
+    disc = d.calendar.discount
+    for family, unit in units.items():
+        fam = lp.vars[family]
+        out[family] = (np.arange(len(fam.entity)), fam.node, disc[d.tree.t[fam.node]] * unit)
+    return out
+
+
+# --- rows along scenario paths: budgets, share limits, CVaR -----------------------------------------
 
 
 class _RowCollector:
@@ -523,116 +688,121 @@ class _RowCollector:
             lp.add_rows(name, doc, labels, np.concatenate(self.lo), np.concatenate(self.hi), self.terms)
 
 
-def add_budget_max(lp: LinearProgram, d: ModelData) -> None:
-    """Budget b: sum over covered t of landed*buy + cost*process + capex*build <= amount_b, per
-    scenario (undiscounted) [$]."""
-    spend = [(lp.vars[name].node, lp.vars[name].cols, coef) for name, coef in spend_coefs(d, lp).items()]
+def add_budget_max(lp: LinearProgram, d: ModelData, terms: list[CostTerm]) -> None:
+    """Budget b, per scenario (undiscounted) [$]: sum over covered t of
+    landed * delivered * buy + cost * process + capex * build <= amount_b (the CASH terms).
+
+    One row per node of the last covered period, or of a later period where an order in the window
+    is stopped in some of that node's scenarios only (see `buy_outcomes`).
+    """
+    spend = [term for term in terms if term.name in CASH]
     rows = _RowCollector()
     for b in range(len(d.budget_names)):
         covers = d.budget_covers[b]
         if covers.any():
-            ends, terms = _path_rows(d, covers, spend)
+            parts = []
+            for term in spend:
+                due = covers[term.period]
+                parts.append((term.node[due], lp.vars[term.family].cols[term.index[due]], term.amount[due]))
+            ends, terms = _path_rows(d, _last_period(d, int(np.flatnonzero(covers)[-1]), parts), parts)
             rows.add({"budget": np.full(len(ends), b), "node": ends}, -INF, d.budget_amount[b], terms)
     rows.flush(lp, "budget_max", "cash spend in the covered periods <= amount [$]")
 
 
 def add_share_limits(lp: LinearProgram, d: ModelData) -> None:
-    """Limit l on material m: sum(buy of matching sources) <= max_share * sum(buy of all sources of m)
-    (and >= min_share * ...), in each covered period (`over: period`) or summed over them (`horizon`).
-    Purchases count in the period the order is placed [unit]."""
+    """Limit l on material m: sum(delivered buy of matching sources) <= max_share * sum(delivered buy of
+    all sources of m) (and >= min_share * ...), in each covered period (`over: period`) or summed over
+    them (`horizon`). Purchases count in the period the order is placed [unit].
+
+    A period's rows sit at its nodes, or at the nodes of a later period where an order of it is
+    stopped in some of the node's scenarios only (see `buy_outcomes`).
+    """
     buy = lp.vars["buy"]
     tree = d.tree
+    index, outcome, factor = buy_outcomes(d, buy)
+    source, placed = buy.entity[index], tree.t[buy.node[index]]
     collected = {"max": _RowCollector(), "min": _RowCollector()}
     for l in range(len(d.limit_names)):
-        sel = (d.src_material[buy.entity] == d.limit_material[l]) & d.limit_covers[l][tree.t[buy.node]]
-        node, cols = buy.node[sel], buy.cols[sel]
-        match = d.limit_match[l, buy.entity[sel]]
-        if not len(node):
+        sel = (d.src_material[source] == d.limit_material[l]) & d.limit_covers[l][placed]
+        if not sel.any():
             continue
+        node, cols, t = outcome[sel], buy.cols[index[sel]], placed[sel]
+        match = d.limit_match[l, source[sel]]
         for bound, share in (("max", d.limit_max[l]), ("min", d.limit_min[l])):
             if np.isnan(share):
                 continue
-            coef = np.where(match, 1.0 - share, -share)
+            coef = np.where(match, 1.0 - share, -share) * factor[sel]
             lo, hi = (-INF, 0.0) if bound == "max" else (0.0, INF)
             if d.limit_over_horizon[l]:
-                ends, terms = _path_rows(d, d.limit_covers[l], [(node, cols, coef)])
+                parts = [(node, cols, coef)]
+                ends, terms = _path_rows(d, _last_period(d, int(np.flatnonzero(d.limit_covers[l])[-1]), parts), parts)
             else:
-                ends, local = np.unique(node, return_inverse=True)
-                terms = [(local, cols, coef)]
+                ends, terms = _period_rows(d, t, node, cols, coef)
             collected[bound].add({"limit": np.full(len(ends), l), "node": ends}, lo, hi, terms)
     collected["max"].flush(lp, "share_max", "matching purchases - max_share * all purchases <= 0 [unit]")
     collected["min"].flush(lp, "share_min", "matching purchases - min_share * all purchases >= 0 [unit]")
 
 
-def purchase_cost(d: ModelData, source: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(landed cost [$/unit], discounted objective cost disc_t * landed * (1 + premium * risk) [$/unit])
-    of purchases from `source` at `node`."""
-    t, k = d.tree.t[node], d.tree.rep[node]
-    landed = d.landed[source, t, k]
-    return landed, d.calendar.discount[t] * landed * (1.0 + d.premium * d.risk[source])
-
-
-def node_cost_coefs(d: ModelData, lp: LinearProgram) -> dict[str, np.ndarray]:
-    """Discounted cost per unit of every variable, disc_t * unit cost (SPEC 4.2), by family name."""
+def _period_rows(d: ModelData, t: np.ndarray, node: np.ndarray, cols: np.ndarray, coef: np.ndarray
+                 ) -> tuple[np.ndarray, list[Terms]]:
+    """One row per period: entries (placed in period t, borne at node) summed per node of t, or per
+    node of the latest period their delivery is known in (rows only where some entry is)."""
     tree = d.tree
-    disc = d.calendar.discount[tree.t]
-    t = tree.t
-    out: dict[str, np.ndarray] = {}
-    for name, fam in lp.vars.items():
-        e, n = fam.entity, fam.node
-        if name == "buy":
-            out[name] = purchase_cost(d, e, n)[1]
-            continue
-        if name == "process":
-            unit = d.proc_cost[e, t[n]]
-        elif name == "stock":
-            unit = d.holding[e, t[n]]
-        elif name == "short":
-            unit = d.shortfall_penalty[e]
-        elif name == "below":
-            unit = d.target_penalty[e]
-        elif name == "surplus":
-            unit = -d.sale_price[e]
-        elif name == "build_source":
-            unit = d.src_exp.capex[e]
-        elif name == "build_processor":
-            unit = d.proc_exp.capex[e]
-        else:
-            continue
-        out[name] = disc[n] * unit
-    return out
+    if (tree.t[node] == t).all():  # every delivery known where the order is placed
+        ends, local = np.unique(node, return_inverse=True)
+        return ends, [(local, cols, coef)]
+    ends_all, terms_all, count = [], [], 0
+    for period in np.unique(t):
+        sel = t == period
+        parts = [(node[sel], cols[sel], coef[sel])]
+        ends, terms = _path_rows(d, _last_period(d, int(period), parts), parts)
+        used = np.unique(np.concatenate([r for r, _, _ in terms]))
+        renumber = np.full(len(ends), -1, dtype=np.int64)
+        renumber[used] = np.arange(len(used))
+        ends_all.append(ends[used])
+        terms_all += [(renumber[r] + count, c, v) for r, c, v in terms]
+        count += len(used)
+    return np.concatenate(ends_all), terms_all
 
 
-def add_objective(lp: LinearProgram, d: ModelData, leaves: np.ndarray) -> None:
+def add_objective(lp: LinearProgram, d: ModelData, leaves: np.ndarray, coefs: dict[str, CostEntries]) -> None:
     """min (1 - lambda) sum_k p_k C_k + lambda (eta + 1/(1-alpha) sum_k p_k z_k),  z_k >= C_k - eta.
 
-    Expected cost is sum over nodes of p_n * disc_t * unit cost * x. With lambda > 0, node_cost[n]
-    carries each node's discounted cost and `cvar_excess` rows z_leaf + eta - sum_path node_cost >= 0.
+    Expected cost is sum over nodes of p_n * disc_t * unit cost * x, each cost at the node that bears
+    it (`coefs`, from `node_cost_coefs`). With lambda > 0, node_cost[n] carries each node's discounted cost and
+    `cvar_excess` rows z_leaf + eta - sum_path node_cost >= 0.
     """
     tree = d.tree
     lam = d.aversion
-    coefs = node_cost_coefs(d, lp)
-    for name, coef in coefs.items():
+    for name, (index, node, coef) in coefs.items():
         fam = lp.vars[name]
-        lp.set_cost(fam, (1.0 - lam) * tree.prob[fam.node] * coef)
+        lp.set_cost(fam, _per_column(len(fam.entity), index, (1.0 - lam) * tree.prob[node] * coef))
     if lam <= 0:
         return
     N = tree.size
     nodes = np.arange(N)
     node_cost = lp.add_vars("node_cost", "discounted cost of a node [$]", nodes, nodes, -INF, INF)
     terms = [(nodes, node_cost.cols, 1.0)]
-    for name, coef in coefs.items():
-        fam = lp.vars[name]
-        terms.append((fam.node, fam.cols, -coef))
+    for name, (index, node, coef) in coefs.items():
+        terms.append((node, lp.vars[name].cols[index], -coef))
     lp.add_rows("node_cost_def", "node_cost[n] = sum of discounted costs at node n [$]",
                 {"node": nodes}, 0.0, 0.0, terms)
     eta = lp.add_vars("eta", "value-at-risk level of CVaR [$]", np.zeros(1, int), np.zeros(1, int), -INF, INF)
     lp.set_cost(eta, np.array([lam]))
     z = lp.add_vars("excess", "scenario cost above eta [$]", leaves, leaves, 0.0, INF)
     lp.set_cost(z, lam * tree.prob[leaves] / (1.0 - d.alpha))
-    covers = np.ones(d.calendar.periods, dtype=bool)
-    ends, path_terms = _path_rows(d, covers, [(nodes, node_cost.cols, -np.ones(N))])
+    ends, path_terms = _path_rows(d, d.calendar.periods - 1, [(nodes, node_cost.cols, -np.ones(N))])
     assert np.array_equal(ends, leaves)
     rows = np.arange(len(leaves))
     lp.add_rows("cvar_excess", "z_k + eta - C_k >= 0 [$]", {"node": leaves}, 0.0, INF,
                 [(rows, z.cols, 1.0), (rows, np.full(len(leaves), eta.first), 1.0), *path_terms])
+
+
+def _per_column(n: int, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values of entries summed per column (a column may have several entries: `buy_outcomes`)."""
+    out = np.zeros(n)
+    if len(index) == n:  # one entry per column
+        out[index] = values
+    else:
+        np.add.at(out, index, values)
+    return out

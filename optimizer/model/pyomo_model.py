@@ -8,7 +8,7 @@ Built from the same sparse blocks as the fast route (`model/lp.py` stays the one
   `m.buy["cn-dy", "2027-01", "embargo"]`, in which scenarios that cannot yet be told apart share
   one variable (SPEC 4.1.10);
 * sets `MATERIALS`, `SOURCES`, `PROCESSORS`, `PERIODS`, `SCENARIOS`; parameters `landed`,
-  `probability`, `discount`; one constraint component per family, named as in docs/model.md;
+  `delivered`, `probability`, `discount`; one constraint component per family, named as in docs/model.md;
 * the objective `objective`.
 
 `compile_model` turns the (possibly extended) model back into a `StandardForm` in the fast route's
@@ -113,12 +113,16 @@ def build_model(form: Formulation, scenario: Scenario) -> pyo.ConcreteModel:
             m.add_component(name, pyo.Reference(view))
         if "buy" in lp.vars:
             buy = lp.vars["buy"]
-            landed = {}
+            landed, delivered = {}, {}
+            arrives = d.delivered
             for e, nd in zip(buy.entity.tolist(), buy.node.tolist()):
                 t = int(tree.t[nd])
                 for k in np.flatnonzero(tree.node_of[t] == nd).tolist():
                     landed[(d.sources[e], nodes[nd][0], d.scenarios[k])] = float(d.landed[e, t, k])
+                    delivered[(d.sources[e], nodes[nd][0], d.scenarios[k])] = float(arrives[e, t, k])
             m.landed = pyo.Param(list(landed), initialize=landed, doc="landed cost of an order [$/unit]")
+            m.delivered = pyo.Param(list(delivered), initialize=delivered,
+                                    doc="1 if the order is delivered, 0 if a ban on arrival stops it (SPEC 4.0)")
         indptr, indices, data = _csr(a_row, a_col, a_val, lp.n_rows, lp.n_cols)
         rows: list = [None] * lp.n_rows
         for name, fam in lp.rows.items():
