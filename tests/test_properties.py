@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import optimizer
+from optimizer.errors import ScenarioError
+from optimizer.checks import validate
 from reference_lp import Params, filter_matches, resolve
 from strategies import PERIOD_LENGTH, month_index, month_text, scenario_dicts, stranding_dicts
 
@@ -446,6 +448,10 @@ def _released_to_the_end(doc: dict, data) -> dict:
     doc["horizon"]["discount_rate"] = data.draw(st.sampled_from([0.03, 0.1, 0.25]))
     mat.get("stockpile", {}).pop("end_value", None)
     doc["processors"] = [p for p in doc.get("processors", []) if p["input"] != mat["id"]]
+    try:  # a rule or limit that named a removed processor (or matched only it) no longer validates
+        validate(copy.deepcopy(doc))
+    except ScenarioError:
+        assume(False)
     return doc
 
 
