@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.model.lp import Formulation
+from optimizer.model.lp import FAMILIES, Formulation
 
 #: Warn when the largest and smallest non-zero magnitudes of one kind differ by more than this.
 MAX_RANGE = 1e9
-
-_WHAT = {
-    "buy": ("landed cost", "sources"),
-    "process": ("processing cost", "processors"),
-    "stock": ("holding cost", "materials"),
-    "short": ("shortfall penalty", "materials"),
-    "below": ("target penalty", "materials"),
-    "surplus": ("sale price", "materials"),
-    "build_source": ("capex", "sources"),
-    "build_processor": ("capex", "processors"),
-}
 
 
 def _name(form: Formulation, col: int) -> str:
     for name, fam in form.lp.vars.items():
         if fam.first <= col < fam.first + len(fam.entity):
-            what, kind = _WHAT.get(name, (name, None))
-            if kind is None:
-                return what
+            family = FAMILIES.get(name)
+            if family is None or family.entities is None:
+                return name
+            what, kind = family.cost_words or name, family.entities
             entity = getattr(form.data, kind)[int(fam.entity[col - fam.first])]
             return f"{what} of {entity}"
     return f"column {col}"

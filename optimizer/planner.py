@@ -8,7 +8,6 @@ coefficients.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import time
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ import numpy as np
 
 from optimizer.data import build_data
 from optimizer.errors import Problem, ScenarioError
-from optimizer.model.lp import formulate, node_delivery, purchase_cost
+from optimizer.model.lp import formulate
 from optimizer.overrides import PriceRow, price_series, replace_prices
 from optimizer.pipeline import finish
 from optimizer.results import Solution
@@ -48,22 +47,6 @@ class Planner:
         self.timings["formulate"] = time.perf_counter() - clock
         self.problem = self.form.lp.standard_form()
         self.session = SolverSession(self.problem, self.options)
-        self._index_price_entries()
-
-    def _index_price_entries(self) -> None:
-        """Flatten the LP's matrix (so fast updates can keep it in step with HiGHS) and find the
-        entries that depend on prices: purchase columns in `budget_max` and `node_cost_def` rows."""
-        lp = self.form.lp
-        *_, rows, cols, vals = lp.arrays()
-        lp.a_row, lp.a_col, lp.a_val = [rows], [cols], [vals]
-        buy = lp.vars["buy"]
-        priced_row = np.zeros(lp.n_rows, dtype=bool)
-        for name in ("budget_max", "node_cost_def"):
-            fam = lp.rows.get(name)
-            if fam is not None:
-                priced_row[fam.first: fam.first + fam.size] = True
-        in_buy = (cols >= buy.first) & (cols < buy.first + len(buy.entity))
-        self._price_entries = np.flatnonzero(in_buy & priced_row[rows])
 
     def solve(self) -> Solution:
         """Solve (warm after an update) and return the Solution."""
@@ -82,7 +65,6 @@ class Planner:
             problem = form.lp.standard_form()
             changes = self.session.update(problem)
             self.data, self.form, self.scenario, self.problem = data, form, scenario, problem
-            self._index_price_entries()
             self.timings = {"update": time.perf_counter() - clock}
             return changes
         self.scenario = scenario
@@ -90,7 +72,8 @@ class Planner:
         return -1
 
     def update_prices(self, prices: Mapping[str, Any] | list[PriceRow]) -> int:
-        """Replace source prices: {source id: SERIES} or rows of a price file; then `update`."""
+        """Replace source prices: {source id: SERIES} or rows of a price file; then `update` (a price
+        change keeps the structure, so only the changed costs and coefficients reach HiGHS)."""
         if isinstance(prices, list):
             series = price_series(self.scenario, prices)
         else:
@@ -111,47 +94,4 @@ class Planner:
                 series[source] = self.data.calendar.series(parsed)
             if problems:
                 raise ScenarioError(problems)
-        if self._delivery_differs_in_a_node():
-            # a purchase's cost is then spread over the nodes where its delivery is known: re-formulate
-            return self.update(replace_prices(self.scenario, series))
-        return self._update_prices_in_place(series)
-
-    def _delivery_differs_in_a_node(self) -> bool:
-        """Whether some order is stopped by a ban `on: arrival` in only part of its node's scenarios."""
-        buy = self.form.lp.vars["buy"]
-        return bool((node_delivery(self.data)[0][buy.entity, buy.node] == 0).any())
-
-    def _update_prices_in_place(self, series: dict[str, np.ndarray]) -> int:
-        """Fast path: only purchase columns of the repriced sources change (their objective cost and
-        their budget and CVaR-cost coefficients); the LP arrays are kept equal to HiGHS's copy."""
-        clock = time.perf_counter()
-        d, lp = self.data, self.form.lp
-        index = {sid: i for i, sid in enumerate(d.sources)}
-        price = d.price.copy()
-        for sid, values in series.items():
-            price[index[sid]] = values
-        data = dataclasses.replace(d, price=price)
-        buy = lp.vars["buy"]
-        tree = data.tree
-        touched = np.isin(buy.entity, [index[sid] for sid in series])
-        e, n = buy.entity[touched], buy.node[touched]
-        landed, disc_cost = purchase_cost(data, e, n)
-        cols = buy.cols[touched]
-        cost = (1.0 - data.aversion) * tree.prob[n] * disc_cost
-        self.session.set_costs(cols, cost)
-        lp.cost[list(lp.vars).index("buy")][touched] = cost
-        rows_all, cols_all, vals_all = lp.a_row[0], lp.a_col[0], lp.a_val[0]
-        entries = self._price_entries[np.isin(cols_all[self._price_entries], cols)]
-        local = np.searchsorted(cols, cols_all[entries])  # cols is sorted: buy columns are consecutive
-        budget = lp.rows.get("budget_max")
-        is_budget = np.zeros(len(entries), dtype=bool)
-        if budget is not None:
-            is_budget = (rows_all[entries] >= budget.first) & (rows_all[entries] < budget.first + budget.size)
-        values = np.where(is_budget, landed[local], -disc_cost[local])
-        vals_all[entries] = values
-        self.session.set_coefficients(rows_all[entries], cols_all[entries], values)
-        self.data = data
-        self.form = dataclasses.replace(self.form, data=data)
-        self.scenario = replace_prices(self.scenario, series)
-        self.timings = {"update": time.perf_counter() - clock}
-        return len(cols) + len(entries)
+        return self.update(replace_prices(self.scenario, series))

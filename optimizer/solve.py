@@ -357,8 +357,14 @@ class SolverSession:
         return changes + len(rows)
 
     def _matrix_changes(self, new: StandardForm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Entries that differ between the held matrix and `new`, keyed col * n_rows + row (an entry
-        missing on one side is 0 there)."""
+        """Entries that differ between the held matrix and `new`. With the same sparsity (a price or
+        amount change) the values are compared in place; otherwise every entry is keyed
+        col * n_rows + row (an entry missing on one side is 0 there)."""
+        old = self._matrix
+        if np.array_equal(old.indptr, new.indptr) and np.array_equal(old.indices, new.indices):
+            moved = np.flatnonzero(old.values != new.values)
+            cols = np.searchsorted(new.indptr, moved, side="right") - 1
+            return new.indices[moved], cols, new.values[moved]
         keys, values = [], []
         for prob in (self._matrix, new):
             rows, cols, vals = prob.entries()

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import Problem, ScenarioError
-from optimizer.model.lp import Formulation, LinearProgram
+from optimizer.model.lp import Family, Formulation, LinearProgram
 from optimizer.results import scenario_members
 from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus
 
 INF = np.inf
+DEVIATION = Family("stability_dev", "sources", "unit", "|buy - baseline buy|")
 
 
 def read_baseline(folder: str | Path) -> pd.DataFrame:
@@ -65,7 +66,7 @@ def stability_lp(form: Formulation, optimum: float, targets: np.ndarray, gap: fl
         c[:] = 0.0
     buy = lp.vars["buy"]
     n = len(buy.entity)
-    dev = lp.add_vars("stability_dev", "|buy - baseline buy| [unit]", buy.entity, buy.node, 0.0, INF)
+    dev = lp.add_vars(DEVIATION, buy.entity, buy.node, 0.0, INF)
     lp.set_cost(dev, form.data.tree.prob[buy.node])
     rows = np.arange(n)
     lp.add_rows("stability_above", "dev - buy >= -baseline [unit]", {"entity": buy.entity, "node": buy.node},

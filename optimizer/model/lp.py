@@ -18,6 +18,39 @@ INF = np.inf
 
 
 @dataclass(frozen=True)
+class Family:
+    """A kind of decision variable, declared once: what indexes it, its unit and its words. The
+    objective, budgets, CVaR rows, cost breakdown and price updates read its cost from `COST_TERMS`;
+    the Pyomo model, explanations and warnings read its names and units from here."""
+
+    name: str
+    entities: str | None
+    """ModelData attribute listing its entities (`sources`, ...); None: one per tree node."""
+    unit: str
+    doc: str
+    cost_words: str = ""
+    """What its cost per unit is called in messages (`landed cost`); empty if it has no cost term."""
+
+
+#: Every variable family of the formulation (SPEC section 3), in column order.
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("buy", "sources", "unit/period", "units ordered from a source", "landed cost"),
+    Family("process", "processors", "unit/period", "input units fed to a processor", "processing cost"),
+    Family("stock", "materials", "unit", "end-of-period stockpile level", "holding cost"),
+    Family("short", "materials", "unit/period", "unmet demand", "shortfall penalty"),
+    Family("surplus", "materials", "unit/period", "units disposed of", "sale price"),
+    Family("below", "materials", "unit", "stock below target", "target penalty"),
+    Family("build_source", "sources", "unit/period", "source capacity built", "capex"),
+    Family("built_source", "sources", "unit/period", "source capacity built so far"),
+    Family("build_processor", "processors", "unit/period", "processor capacity built", "capex"),
+    Family("built_processor", "processors", "unit/period", "processor capacity built so far"),
+    Family("node_cost", None, "$", "discounted cost of a node"),
+    Family("eta", None, "$", "value-at-risk level of CVaR"),
+    Family("excess", None, "$", "scenario cost above eta"),
+)}
+
+
+@dataclass(frozen=True)
 class VarFamily:
     """A block of columns: decision `name` for (entity, node) pairs."""
 
@@ -65,11 +98,14 @@ class LinearProgram:
     n_cols: int = 0
     n_rows: int = 0
 
-    def add_vars(self, name: str, doc: str, entity: np.ndarray, node: np.ndarray,
+    def add_vars(self, family: Family | str, entity: np.ndarray, node: np.ndarray,
                  lo: np.ndarray | float, hi: np.ndarray | float) -> VarFamily:
+        """Add the columns of a family (a name in FAMILIES, or a Family of an auxiliary LP)."""
+        family = FAMILIES[family] if isinstance(family, str) else family
         n = len(entity)
-        fam = VarFamily(name, doc, np.asarray(entity, dtype=np.int64), np.asarray(node, dtype=np.int64), self.n_cols)
-        self.vars[name] = fam
+        fam = VarFamily(family.name, f"{family.doc} [{family.unit}]", np.asarray(entity, dtype=np.int64),
+                        np.asarray(node, dtype=np.int64), self.n_cols)
+        self.vars[family.name] = fam
         self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
         self.col_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
         self.cost.append(np.zeros(n))
@@ -285,7 +321,7 @@ def add_buy(lp: LinearProgram, d: ModelData) -> VarFamily:
     )
     s, n = np.nonzero(ok)
     hi = np.where(build[s, n], INF, cap[s, n] * cmult[s, n])
-    return lp.add_vars("buy", "units ordered from a source [unit/period]", s, n, 0.0, hi)
+    return lp.add_vars("buy", s, n, 0.0, hi)
 
 
 def add_process(lp: LinearProgram, d: ModelData) -> VarFamily:
@@ -297,7 +333,7 @@ def add_process(lp: LinearProgram, d: ModelData) -> VarFamily:
     ok = d.proc_window[:, t] & ~d.proc_ban[:, t, k] & (cmult > 0) & ((cap > 0) | build)
     p, n = np.nonzero(ok)
     hi = np.where(build[p, n], INF, cap[p, n] * cmult[p, n])
-    return lp.add_vars("process", "input units fed to a processor [unit/period]", p, n, 0.0, hi)
+    return lp.add_vars("process", p, n, 0.0, hi)
 
 
 def add_stock(lp: LinearProgram, d: ModelData) -> VarFamily:
@@ -306,7 +342,7 @@ def add_stock(lp: LinearProgram, d: ModelData) -> VarFamily:
     t, k = _node_grid(d)
     m, n = np.nonzero(np.broadcast_to(d.has_stock[:, None], (len(d.materials), d.tree.size)))
     lo = np.where(d.hard_target[m], d.target[m, t[n], k[n]], 0.0)
-    return lp.add_vars("stock", "end-of-period stockpile level [unit]", m, n, lo, d.stock_cap[m, t[n]])
+    return lp.add_vars("stock", m, n, lo, d.stock_cap[m, t[n]])
 
 
 def _target(d: ModelData) -> np.ndarray:
@@ -325,13 +361,13 @@ def add_shortfall(lp: LinearProgram, d: ModelData) -> VarFamily:
     """short[m,n]: unmet demand, 0 <= short <= demand * dmult (shortfall never feeds processing)."""
     dem = _demand(d)
     m, n = np.nonzero(dem > 0)
-    return lp.add_vars("short", "unmet demand [unit/period]", m, n, 0.0, dem[m, n])
+    return lp.add_vars("short", m, n, 0.0, dem[m, n])
 
 
 def add_surplus(lp: LinearProgram, d: ModelData) -> VarFamily:
     """surplus[m,n] >= 0: units disposed of at sale_price."""
     m, n = np.indices((len(d.materials), d.tree.size)).reshape(2, -1)
-    return lp.add_vars("surplus", "units disposed of [unit/period]", m, n, 0.0, INF)
+    return lp.add_vars("surplus", m, n, 0.0, INF)
 
 
 def add_below_target(lp: LinearProgram, d: ModelData) -> VarFamily:
@@ -339,7 +375,7 @@ def add_below_target(lp: LinearProgram, d: ModelData) -> VarFamily:
     target = _target(d)
     soft = (d.has_stock & ~d.hard_target)[:, None] & (target > 0)
     m, n = np.nonzero(soft)
-    return lp.add_vars("below", "stock below target [unit]", m, n, 0.0, target[m, n])
+    return lp.add_vars("below", m, n, 0.0, target[m, n])
 
 
 def add_expansion(lp: LinearProgram, d: ModelData, kind: str, exp: Expansions, cap: np.ndarray
@@ -358,8 +394,8 @@ def add_expansion(lp: LinearProgram, d: ModelData, kind: str, exp: Expansions, c
     e, n = np.nonzero(ok)
     if not len(e):
         return None
-    build = lp.add_vars(f"build_{kind}", f"{kind} capacity built [unit/period]", e, n, 0.0, INF)
-    built = lp.add_vars(f"built_{kind}", f"{kind} capacity built so far [unit/period]", e, n, 0.0, exp.max[e])
+    build = lp.add_vars(f"build_{kind}", e, n, 0.0, INF)
+    built = lp.add_vars(f"built_{kind}", e, n, 0.0, exp.max[e])
     table = np.full((len(cap), d.tree.size), -1, dtype=np.int64)
     table[e, n] = built.cols
     parent = d.tree.parent[n]
@@ -556,107 +592,150 @@ def buy_outcomes(d: ModelData, buy: VarFamily) -> tuple[np.ndarray, np.ndarray, 
 
 # --- cost terms (SPEC 4.2, 6) -----------------------------------------------------------------------
 
-#: Terms of C_k reported apart in summary.json's cost_breakdown (SPEC 6): money paid, money received
-#: (credited, so subtracted), and penalties, which are not money. `tariffs` is the part of `purchases`
-#: that is tariff (not added again). `fixed_costs` has no variables yet (SPEC v2 discrete decisions).
-PAID = ("purchases", "processing", "holding", "capex", "fixed_costs")
-RECEIVED = ("sales_revenue", "end_value")
-PENALTIES = ("risk_premium", "shortfall_penalty", "target_penalty")
+
+@dataclass(frozen=True)
+class CostTermSpec:
+    """One term of C_k, declared once. Everything that prices a plan reads it: the objective and
+    the CVaR node costs (`node_cost_coefs`), budgets and cash spend (`cash`), the cost breakdown of
+    summary.json (`role`), and price updates (which re-formulate from it)."""
+
+    name: str
+    """Key in summary.json's cost_breakdown."""
+    family: str
+    """The variable family it is paid on (FAMILIES)."""
+    role: str
+    """`paid` (money out), `received` (money in or value kept: credited, so subtracted), `penalty`
+    (not money), or `part` (a part of another term, reported apart, never added again)."""
+    cash: bool
+    """Counted in budgets (SPEC 4.1.7) and cash_spend (SPEC 6)."""
+    doc: str
+
+
+#: Every term of SPEC 4.2 (and its v2 additions), in the order cost_breakdown lists them.
+COST_TERMS: tuple[CostTermSpec, ...] = (
+    CostTermSpec("purchases", "buy", "paid", True, "landed * delivered per unit ordered, due when ordered"),
+    CostTermSpec("processing", "process", "paid", True, "processing cost per input unit"),
+    CostTermSpec("holding", "stock", "paid", False, "holding cost per unit held at the end of a period"),
+    CostTermSpec("capex", "build_source", "paid", True, "capex per unit/period of source capacity built"),
+    CostTermSpec("capex", "build_processor", "paid", True, "capex per unit/period of processor capacity built"),
+    CostTermSpec("fixed_costs", "order", "paid", True, "fixed cost per period in which an order is placed"),
+    CostTermSpec("sales_revenue", "surplus", "received", False, "sale price per unit disposed of"),
+    CostTermSpec("end_value", "stock", "received", False, "end value per unit held at the end of the horizon"),
+    CostTermSpec("risk_premium", "buy", "penalty", False, "landed * premium * risk * delivered per unit"),
+    CostTermSpec("shortfall_penalty", "short", "penalty", False, "penalty per unit of unmet demand"),
+    CostTermSpec("target_penalty", "below", "penalty", False, "penalty per unit and period below target"),
+    CostTermSpec("tariffs", "buy", "part", False, "the tariff in purchases: price * pmult * tariff * delivered"),
+)
+
+
+def _names(role: str | None = None, cash: bool | None = None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t.name for t in COST_TERMS
+                               if (role is None or t.role == role) and (cash is None or t.cash == cash)))
+
+
+PAID, RECEIVED, PENALTIES = _names("paid"), _names("received"), _names("penalty")
 #: Cash spend (SPEC 6) and what budgets limit (SPEC 4.1.7): the money paid except holding costs.
-CASH = ("purchases", "processing", "capex", "fixed_costs")
-TERMS = (*PAID, *RECEIVED, *PENALTIES, "tariffs")
+CASH = _names(cash=True)
+TERMS = _names()
 
 
 @dataclass(frozen=True)
 class CostTerm:
-    """One term of C_k on one variable family: `amount` $ per unit of the variable, undiscounted
+    """The amounts of one CostTermSpec in one LP: `amount` $ per unit of the variable, undiscounted
     (credits positive), due in `period` and borne by the scenarios through `node`."""
 
-    name: str
-    family: str
+    spec: CostTermSpec
     index: np.ndarray  # entries: index into the family's columns (an order may have several)
     node: np.ndarray
     period: np.ndarray
     amount: np.ndarray
 
     @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+    @property
     def sign(self) -> float:
-        """+1 for what C_k adds, -1 for what it credits."""
-        return -1.0 if self.name in RECEIVED else 1.0
+        """+1 for what C_k adds, -1 for what it credits, 0 for a part of another term."""
+        return {"paid": 1.0, "penalty": 1.0, "received": -1.0, "part": 0.0}[self.spec.role]
+
+
+def _per_unit(d: ModelData) -> dict[tuple[str, str], np.ndarray]:
+    """$ per unit of each (term, family) whose amount depends only on the entity and period,
+    [E, T] or [E, 1] when constant."""
+    return {
+        ("processing", "process"): d.proc_cost,
+        ("holding", "stock"): d.holding,
+        ("shortfall_penalty", "short"): d.shortfall_penalty[:, None],
+        ("target_penalty", "below"): d.target_penalty[:, None],
+        ("sales_revenue", "surplus"): d.sale_price[:, None],
+        ("capex", "build_source"): d.src_exp.capex[:, None],
+        ("capex", "build_processor"): d.proc_exp.capex[:, None],
+    }
 
 
 def cost_terms(d: ModelData, lp: LinearProgram) -> list[CostTerm]:
-    """Every term of SPEC 4.2, by variable family [$/unit, undiscounted]:
+    """The amounts of every COST_TERMS entry whose family is in `lp` [$/unit, undiscounted]:
 
-    purchases landed * delivered (tariffs: price * pmult * tariff * delivered, a part of it) and
-    risk_premium landed * premium * risk_s * delivered on buy (due in the order period, borne where the
-    delivery is known, `buy_outcomes`); processing cost on process; holding on stock and end_value on
-    the last period's stock; shortfall_penalty on short; target_penalty on below; sales_revenue
-    sale_price on surplus; capex on build.
+    on buy, purchases landed * delivered, tariffs price * pmult * tariff * delivered (a part of it)
+    and risk_premium landed * premium * risk_s * delivered, due in the order period and borne where
+    the delivery is known (`buy_outcomes`); end_value on the last period's stock; every other term
+    its per-unit amount of the entity and period (`_per_unit`).
     """
     tree = d.tree
-    out: list[CostTerm] = []
+    per_unit = _per_unit(d)
     buy = lp.vars["buy"]
     index, node, factor = buy_outcomes(d, buy)
     s, placed = buy.entity[index], buy.node[index]
     t, k = tree.t[placed], tree.rep[placed]
     landed = d.landed[s, t, k]
-    out.append(CostTerm("purchases", "buy", index, node, t, landed * factor))
-    tariff = d.price[s, t] * d.pmult[s, t, k] * d.tariff[s, t, k]
-    out.append(CostTerm("tariffs", "buy", index, node, t, tariff * factor))
-    out.append(CostTerm("risk_premium", "buy", index, node, t, landed * d.premium * d.risk[s] * factor))
-    per_unit = (  # term, family, $ per unit by entity and period ([E, T], or [E, 1] when constant)
-        ("processing", "process", d.proc_cost),
-        ("holding", "stock", d.holding),
-        ("shortfall_penalty", "short", d.shortfall_penalty[:, None]),
-        ("target_penalty", "below", d.target_penalty[:, None]),
-        ("sales_revenue", "surplus", d.sale_price[:, None]),
-        ("capex", "build_source", d.src_exp.capex[:, None]),
-        ("capex", "build_processor", d.proc_exp.capex[:, None]),
-    )
-    for name, family, unit in per_unit:
-        fam = lp.vars.get(family)
-        if fam is not None:
-            t = tree.t[fam.node]
-            amount = np.broadcast_to(unit, (len(unit), d.calendar.periods))[fam.entity, t]
-            out.append(CostTerm(name, family, np.arange(len(fam.entity)), fam.node, t, amount))
-    stock = lp.vars["stock"]
-    last = np.flatnonzero(tree.t[stock.node] == d.calendar.periods - 1)
-    out.append(CostTerm("end_value", "stock", last, stock.node[last], tree.t[stock.node[last]],
-                        d.end_value[stock.entity[last]]))
+    on_buy = {
+        "purchases": landed * factor,
+        "tariffs": d.price[s, t] * d.pmult[s, t, k] * d.tariff[s, t, k] * factor,
+        "risk_premium": landed * d.premium * d.risk[s] * factor,
+    }
+    out: list[CostTerm] = []
+    for spec in COST_TERMS:
+        fam = lp.vars.get(spec.family)
+        if fam is None:
+            continue
+        if spec.family == "buy":
+            out.append(CostTerm(spec, index, node, t, on_buy[spec.name]))
+        elif spec.name == "end_value":
+            last = np.flatnonzero(tree.t[fam.node] == d.calendar.periods - 1)
+            out.append(CostTerm(spec, last, fam.node[last], tree.t[fam.node[last]], d.end_value[fam.entity[last]]))
+        else:
+            unit = per_unit[spec.name, spec.family]
+            period = tree.t[fam.node]
+            amount = np.broadcast_to(unit, (len(unit), d.calendar.periods))[fam.entity, period]
+            out.append(CostTerm(spec, np.arange(len(fam.entity)), fam.node, period, amount))
     return out
 
 
 CostEntries = tuple[np.ndarray, np.ndarray, np.ndarray]  # (index into a family's columns, node, coefficient)
 
 
-def purchase_cost(d: ModelData, source: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(landed cost [$/unit], discounted objective cost disc_t * landed * (1 + premium * risk) [$/unit])
-    of purchases from `source` ordered at `node`, delivered: the purchases and risk_premium terms of
-    `cost_terms` together."""
-    t, k = d.tree.t[node], d.tree.rep[node]
-    landed = d.landed[source, t, k]
-    return landed, d.calendar.discount[t] * landed * (1.0 + d.premium * d.risk[source])
-
-
 def node_cost_coefs(d: ModelData, lp: LinearProgram, terms: list[CostTerm]) -> dict[str, CostEntries]:
     """C_k per unit of every variable (SPEC 4.2), by family, as (column index, node bearing it, $/unit):
-    the sum of its `cost_terms` (credits subtracted), discounted at the period they are due.
-    `terms` are `cost_terms(d, lp)`. Purchases: `purchase_cost` times delivered, borne where the
-    delivery is known (`buy_outcomes`)."""
-    buy = lp.vars["buy"]
-    index, node, factor = buy_outcomes(d, buy)
-    out: dict[str, CostEntries] = {"buy": (index, node, purchase_cost(d, buy.entity[index], buy.node[index])[1]
-                                           * factor)}
-    units: dict[str, np.ndarray] = {}
-    for term in terms:
-        if term.family != "buy":
-            unit = units.setdefault(term.family, np.zeros(len(lp.vars[term.family].entity)))
-            unit[term.index] += term.sign * term.amount
+    the sum of its `cost_terms` (credits subtracted, parts left out), each discounted at the period it
+    is due; one entry per (column, node) pair."""
     disc = d.calendar.discount
-    for family, unit in units.items():
-        fam = lp.vars[family]
-        out[family] = (np.arange(len(fam.entity)), fam.node, disc[d.tree.t[fam.node]] * unit)
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for term in terms:
+        if term.sign:
+            parts.setdefault(term.family, []).append((term.index, term.node, term.sign * disc[term.period]
+                                                      * term.amount))
+    out: dict[str, CostEntries] = {}
+    for family, entries in parts.items():
+        index, node, coef = (np.concatenate(x) for x in zip(*entries))
+        key = index * d.tree.size + node
+        unique, inverse = np.unique(key, return_inverse=True)
+        out[family] = (unique // d.tree.size, unique % d.tree.size, np.bincount(inverse, weights=coef,
+                                                                                minlength=len(unique)))
     return out
 
 
@@ -781,15 +860,15 @@ def add_objective(lp: LinearProgram, d: ModelData, leaves: np.ndarray, coefs: di
         return
     N = tree.size
     nodes = np.arange(N)
-    node_cost = lp.add_vars("node_cost", "discounted cost of a node [$]", nodes, nodes, -INF, INF)
+    node_cost = lp.add_vars("node_cost", nodes, nodes, -INF, INF)
     terms = [(nodes, node_cost.cols, 1.0)]
     for name, (index, node, coef) in coefs.items():
         terms.append((node, lp.vars[name].cols[index], -coef))
     lp.add_rows("node_cost_def", "node_cost[n] = sum of discounted costs at node n [$]",
                 {"node": nodes}, 0.0, 0.0, terms)
-    eta = lp.add_vars("eta", "value-at-risk level of CVaR [$]", np.zeros(1, int), np.zeros(1, int), -INF, INF)
+    eta = lp.add_vars("eta", np.zeros(1, int), np.zeros(1, int), -INF, INF)
     lp.set_cost(eta, np.array([lam]))
-    z = lp.add_vars("excess", "scenario cost above eta [$]", leaves, leaves, 0.0, INF)
+    z = lp.add_vars("excess", leaves, leaves, 0.0, INF)
     lp.set_cost(z, lam * tree.prob[leaves] / (1.0 - d.alpha))
     ends, path_terms = _path_rows(d, d.calendar.periods - 1, [(nodes, node_cost.cols, -np.ones(N))])
     assert np.array_equal(ends, leaves)

@@ -29,25 +29,13 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 from optimizer.data import ModelData
-from optimizer.model.lp import Formulation, StandardForm, csc
+from optimizer.model.lp import FAMILIES, Formulation, StandardForm, csc
 from optimizer.spec import Scenario
 
-#: Entity list behind each variable family's `entity` index (None: a node-only family).
-VAR_ENTITIES = {
-    "buy": "sources", "process": "processors", "stock": "materials", "short": "materials",
-    "surplus": "materials", "below": "materials", "build_source": "sources", "built_source": "sources",
-    "build_processor": "processors", "built_processor": "processors", "node_cost": None, "excess": None,
-}
 #: Entity list behind each row label (rows with an `entity` label name it by family).
 ROW_LABELS = {"material": "materials", "budget": "budget_names", "limit": "limit_names"}
 ROW_ENTITIES = {"supply_max": "sources", "process_max": "processors",
                 "expansion_cumulative_source": "sources", "expansion_cumulative_processor": "processors"}
-UNITS = {"buy": "unit/period", "process": "unit/period", "stock": "unit", "short": "unit/period",
-         "surplus": "unit/period", "below": "unit", "build_source": "unit/period", "built_source": "unit/period",
-         "build_processor": "unit/period", "built_processor": "unit/period", "node_cost": "$", "eta": "$",
-         "excess": "$"}
-
-
 @dataclass(frozen=True)
 class ModelLink:
     """How a built model maps onto the formulation: its variables and constraints in LP order."""
@@ -87,7 +75,7 @@ def build_model(form: Formulation, scenario: Scenario) -> pyo.ConcreteModel:
                                doc="discount factor of the period [-]")
         columns: list = [None] * lp.n_cols
         for name, fam in lp.vars.items():
-            kind = VAR_ENTITIES.get(name)
+            kind = FAMILIES[name].entities
             n = len(fam.entity)
             lo = col_lo[fam.first: fam.first + n].tolist()
             hi = col_hi[fam.first: fam.first + n].tolist()
