@@ -1,5 +1,5 @@
 """`python -m optimizer` is the `optimize` command."""
 
-from optimizer.cli import main
+from optimizer.entry import main
 
 main()

@@ -1,46 +1,122 @@
-"""Typer commands: parse arguments, call the pipeline, map errors to exit codes. No math here."""
+"""Typer commands: parse arguments, call the stages, print; outcomes become exit codes through the one
+table in optimizer.errors (EXIT_CODES). No logic of the tool lives here."""
 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import gc
 import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # Typer vendors Click
 from typer.core import TyperGroup
 
-from optimizer.errors import ExitCode, InfeasibleError, OptimizerError, ScenarioError
+from optimizer.errors import ExitCode, OptimizerError, UsageError, exit_code
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-SUBCOMMANDS_HELP = "Run `optimize SCENARIO.yaml` to solve; the commands below do the rest."
+# Options that take several files the way a shell glob hands them over (SPEC section 5):
+# `sweep S.yaml --prices a.csv b.csv` is read as `--prices a.csv --prices b.csv`.
+FILE_LIST_OPTIONS = {"sweep": ("--prices",)}
+# What a command interrupted by Ctrl-C or SIGTERM adds to its one line on stderr.
+STOPPED = {
+    "run": "the previous results are as they were",
+    "sweep": "the previous results are as they were",
+    "watch": "stopped watching; the last plan written stays",
+}
+FORCE_HELP = "Replace --out even when it is not a result folder of optimize (its files are deleted)."
+
+
+def spread_file_lists(args: Sequence[str], options: Sequence[str]) -> list[str]:
+    """Repeat a file-list option before each further file: `--prices a b -q` -> `--prices a --prices b -q`.
+    A list ends at the next option or at `--`."""
+    out: list[str] = []
+    option, taken = None, 0
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        if arg.startswith("-"):
+            name, eq, _ = arg.partition("=")
+            option, taken = (name, 1 if eq else 0) if name in options else (None, 0)
+        elif option is not None:
+            if taken:
+                out.append(option)
+            taken += 1
+        out.append(arg)
+    return out
+
+
+def _command_hint(word: str, commands: Sequence[str]) -> str | None:
+    """`valdate` -> `validate`: a close command name for a word that cannot be a scenario path."""
+    if "/" in word or "." in word or os.path.exists(word):
+        return None
+    match = difflib.get_close_matches(word, commands, n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM inside a command, carried past Typer (which would make it a silent exit 130)."""
+
+    def __init__(self, command: str | None):
+        super().__init__(command)
+        self.command = command
 
 
 class DefaultRunGroup(TyperGroup):
-    """`optimize SCENARIO.yaml ...` is `optimize run SCENARIO.yaml ...` (the default command)."""
+    """`optimize SCENARIO.yaml ...` is `optimize run SCENARIO.yaml ...` (the default command); file-list
+    options take several files; a mistyped command gets a hint."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if not args:
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
+        if args[0] not in self.commands and not args[0].startswith("-"):
+            hint = _command_hint(args[0], self.list_commands(ctx))
+            if hint:
+                ctx.fail(f"no command `{args[0]}`; did you mean `{hint}`?")
             args = ["run", *args]
+        if args[0] in FILE_LIST_OPTIONS:
+            args = [args[0], *spread_file_lists(args[1:], FILE_LIST_OPTIONS[args[0]])]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        """Run the command; a domain error (or an OSError on a file it reads) is one message on stderr
+        and its exit code (EXIT_CODES), never a traceback."""
+        debug = bool(os.environ.get("OPTIMIZE_DEBUG"))
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Stopped(ctx.invoked_subcommand) from None
+        except OptimizerError as exc:
+            if debug and exc.__cause__ is not None:
+                raise
+            sys.stderr.write(str(exc).rstrip("\n") + "\n")
+            raise typer.Exit(int(exc.exit_code)) from None
+        except OSError as exc:  # the result folder's own errors are OutputPathError
+            if debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            sys.stderr.write(f"{where}{(exc.strerror or str(exc)).lower()}\n")
+            raise typer.Exit(int(ExitCode.BAD_INPUT)) from None
 
 
 app = typer.Typer(
     cls=DefaultRunGroup,
     add_completion=False,
-    no_args_is_help=True,
     help="Plan critical-mineral purchases and stockpiles: `optimize SCENARIO.yaml` validates, builds the LP, "
     "solves it with HiGHS and writes results/<name>/.",
     pretty_exceptions_enable=False,
 )
+
 
 @functools.cache
 def stdout() -> Console:
@@ -90,17 +166,16 @@ class Stages:
             stderr().print(f"[dim]{stage:<9}{seconds:8.2f} s   (total {time.perf_counter() - self.start:.2f} s)[/dim]")
 
 
-def _fail(exc: OptimizerError) -> None:
-    """Report a domain error without a traceback (plain text, unwrapped) and exit with its code."""
-    sys.stderr.write(str(exc).rstrip("\n") + "\n")
-    sys.stderr.flush()
-    raise typer.Exit(int(exc.exit_code))
+def _warn(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
 
 
 @app.command("run")
 def run_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Solver time limit, seconds.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Solver threads.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
@@ -123,6 +198,9 @@ def run_command(
     report: Annotated[bool, typer.Option("--report", help="Also write report.html and charts/ in the folder.")] = False,
 ) -> None:
     """Validate, build, solve and write the result folder; print a summary."""
+    from optimizer.destination import check_destination
+    from optimizer.errors import no_plan_error
+    from optimizer.export import write_results
     from optimizer.pipeline import load_scenario, solve
     from optimizer.solve import SolverOptions
 
@@ -131,36 +209,31 @@ def run_command(
     gc.disable()
 
     stages = Stages(not quiet)
-    try:
-        formats = _parse_formats(fmt)
-        clock = time.perf_counter()
-        sc = load_scenario(scenario, sets or (), prices)
-        stages.done("validate", time.perf_counter() - clock)
-        options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
-        solution = solve(sc, options, route="pyomo" if route == "pyomo" else "direct", extension=extension,
-                         progress=stages.done, baseline=baseline, stability_gap=stability_gap)
-        if not quiet:
-            for warning in solution.run.get("warnings", []):
-                sys.stderr.write(f"warning: {warning}\n")
-        code = _status_code(solution)
-        if solution.summary.get("objective") is None:
-            raise _no_solution(solution)
-        target = out if out is not None else Path("results") / sc.name
-        clock = time.perf_counter()
-        solution.write(target, formats)
-        stages.done("write", time.perf_counter() - clock)
-        if report:
-            from optimizer.report import write_report
+    formats = parse_formats(fmt)
+    clock = time.perf_counter()
+    sc = load_scenario(scenario, sets or (), prices)
+    # Everything that can be checked is checked before solving: the destination, the baseline, the report.
+    dest = check_destination(out if out is not None else Path("results") / sc.name, force=force,
+                             inputs=[p for p in (scenario, prices, extension) if p is not None])
+    if baseline is not None:
+        from optimizer.stability import read_baseline
 
-            clock = time.perf_counter()
-            write_report(target)
-            stages.done("report", time.perf_counter() - clock)
-    except KeyboardInterrupt:
-        stderr().print("interrupted: previous results left as they were")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    except OptimizerError as exc:
-        _fail(exc)
-        return
+        read_baseline(baseline)
+    if report:
+        from optimizer.report import check_report_support
+
+        check_report_support()
+    stages.done("validate", time.perf_counter() - clock)
+    options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
+    solution = solve(sc, options, route="pyomo" if route == "pyomo" else "direct", extension=extension,
+                     progress=stages.done, baseline=baseline, stability_gap=stability_gap)
+    if not quiet:
+        _warn(solution.run.get("warnings", []))
+    if solution.summary.get("objective") is None:
+        raise no_plan_error(solution.status, solution.explanation)
+    clock = time.perf_counter()
+    target = write_results(solution, dest, formats, report=report)
+    stages.done("write", time.perf_counter() - clock)
     if as_json:
         typer.echo(json.dumps(solution.summary, sort_keys=True, indent=2))
     elif not quiet:
@@ -169,50 +242,24 @@ def run_command(
         print_summary(stdout(), solution, target)
         if report:
             stdout().print(f"Report written to {target / 'report.html'}")
-    raise typer.Exit(int(code))
-
-
-def _status_code(solution) -> ExitCode:
-    status = solution.status
-    if status.is_optimal:
-        return ExitCode.OPTIMAL
-    if status.is_limit:
-        return ExitCode.TIME_LIMIT
-    if status.is_infeasible:
-        return ExitCode.INFEASIBLE
-    return ExitCode.FAILURE
-
-
-def _no_solution(solution) -> OptimizerError:
-    if solution.status.is_infeasible:
-        return InfeasibleError(solution.explanation or f"the plan is {solution.status}")
-    if solution.status.is_limit:
-        err = OptimizerError(f"{solution.status.replace('_', ' ')} reached before HiGHS found a feasible plan; "
-                             "nothing written")
-        err.exit_code = ExitCode.TIME_LIMIT
-        return err
-    return OptimizerError(f"the solver failed (status {solution.status}); nothing written")
+    raise typer.Exit(int(exit_code(solution.status.outcome)))
 
 
 @app.command("validate")
 def validate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
+    prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV to check with it.")] = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE (repeatable).")
+                    ] = None,
 ) -> None:
-    """Check a scenario file; list every problem at once (exit 1 if any)."""
+    """Check a scenario file (with --set and --prices as a run applies them); list every problem at once."""
+    from optimizer.checks import scenario_warnings
     from optimizer.pipeline import load_scenario
 
-    try:
-        sc = load_scenario(scenario)
-    except ScenarioError as exc:
-        _fail(exc)
-        return
-    from optimizer.checks import scenario_warnings
-
-    for warning in scenario_warnings(sc):
-        sys.stderr.write(f"warning: {warning}\n")
-    cases = sc.cases
+    sc = load_scenario(scenario, sets or (), prices)
+    _warn(scenario_warnings(sc))
     counts = [(len(sc.materials), "material"), (len(sc.sources), "source"), (len(sc.processors), "processor"),
-              (len(cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
+              (len(sc.cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
     words = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     typer.echo(f"{scenario}: valid ({words} from {sc.horizon.start})")
 
@@ -228,12 +275,7 @@ def convert_command(
     """Write a scenario as a workbook or as YAML (validated first; YAML comments are not kept)."""
     from optimizer.convert import convert_file
 
-    try:
-        target = convert_file(scenario, to=to, out=out, force=force)
-    except OptimizerError as exc:
-        _fail(exc)
-        return
-    typer.echo(f"{scenario} -> {target}")
+    typer.echo(f"{scenario} -> {convert_file(scenario, to=to, out=out, force=force)}")
 
 
 @app.command("schema")
@@ -244,16 +286,14 @@ def schema_command() -> None:
     typer.echo(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2, sort_keys=True))
 
 
-def _parse_formats(text: str) -> tuple[str, ...]:
+def parse_formats(text: str) -> tuple[str, ...]:
     """`csv,parquet` -> ("csv", "parquet"); an unknown format is bad input (exit 1)."""
     from optimizer.export import FORMATS
 
     formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        err = OptimizerError(f"--format {text!r}: use a comma-separated list of {', '.join(FORMATS)}")
-        err.exit_code = ExitCode.BAD_INPUT
-        raise err
+        raise UsageError(f"--format {text!r}: use a comma-separated list of {', '.join(FORMATS)}")
     return formats
 
 
@@ -267,28 +307,26 @@ def diff_command(
     top: Annotated[int, typer.Option("--top", min=1, help="Rows shown per section (md, text).")] = 10,
 ) -> None:
     """What changed between two result folders: cost, shortfall, spend by region, purchases, inputs."""
-    from optimizer.diff import ResultFolderError, diff_folders, render
+    from optimizer.diff import diff_folders, render
 
-    try:
-        if fmt not in ("md", "markdown", "text", "json"):
-            raise ResultFolderError(f"unknown --format {fmt!r}: use md, text or json")
-        result = diff_folders(old, new, tolerance=tolerance)
-        typer.echo(render(result, fmt, top=top), nl=False)
-    except OptimizerError as exc:
-        _fail(exc)
-        return
+    if fmt not in ("md", "markdown", "text", "json"):
+        raise UsageError(f"unknown --format {fmt!r}: use md, text or json")
+    result = diff_folders(old, new, tolerance=tolerance)
+    typer.echo(render(result, fmt, top=top), nl=False)
     raise typer.Exit(1 if fail_on_change and result.changed else 0)
 
 
 @app.command("sweep")
 def sweep_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
-    prices: Annotated[Optional[list[Path]], typer.Option("--prices", help="Price CSV files: one variant each "
-                                                         "(named after the file's stem).")] = None,
+    prices: Annotated[Optional[list[Path]], typer.Option("--prices", help="Price CSV files, one variant each "
+                                                         "(named after the file's stem): `--prices a.csv b.csv`, "
+                                                         "`--prices prices/*.csv` or repeated.")] = None,
     prices_dir: Annotated[Optional[Path], typer.Option("--prices-dir", help="Every *.csv in this folder.")] = None,
     set_grid: Annotated[Optional[list[str]], typer.Option("--set-grid", help="PATH=v1,v2,...: one variant per "
                                                           "value (grids combine).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default results/<name>-sweep/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 1,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. "
                                                      "tcp://10.0.0.5:8786.")] = None,
@@ -297,27 +335,26 @@ def sweep_command(
 ) -> None:
     """Solve many variants (price files, --set grids); one result folder each plus sweep.csv."""
     from optimizer.pipeline import load_scenario
-    from optimizer.sweep import make_variants, run_sweep
+    from optimizer.sweep import make_variants, prepare_variants, solve_sweep, sweep_destination, sweep_exit_code
 
-    try:
-        base = load_scenario(scenario)
-        variants = make_variants(prices or (), prices_dir, set_grid or ())
-        target = out if out is not None else Path("results") / f"{base.name}-sweep"
-        with _progress_bar(len(variants), enabled=not quiet) as tick:
-            table = run_sweep(scenario, variants, target, workers=workers, scheduler=scheduler,
-                              time_limit=time_limit, progress=tick)
-    except KeyboardInterrupt:
-        stderr().print("interrupted")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    except OptimizerError as exc:
-        _fail(exc)
-        return
-    failed = int((table["status"] != "optimal").sum())
+    base = load_scenario(scenario)
+    variants = make_variants(prices or (), prices_dir, set_grid or ())
+    dest = sweep_destination(out if out is not None else Path("results") / f"{base.name}-sweep", variants,
+                             force=force, inputs=[scenario])
+    prepared = prepare_variants(scenario, variants)
+    for p in prepared:
+        if p.problem is not None:
+            sys.stderr.write(f"variant {p.variant.name}: {p.problem}\n")
+    with _progress_bar(len(variants), enabled=not quiet) as tick:
+        table = solve_sweep(prepared, dest, workers=workers, scheduler=scheduler, time_limit=time_limit,
+                            progress=tick)
     if not quiet:
+        failed = int((table["status"] != "optimal").sum())
         stdout().print(table[["variant", "status", "objective", "expected_cost", "cvar", "cash_spend"]].to_string(
-            index=False))
-        stdout().print(f"{len(table)} variants, {failed} not optimal; table in {target / 'sweep.csv'}")
-    raise typer.Exit(0 if failed == 0 else int(ExitCode.INFEASIBLE))
+            index=False, float_format=lambda v: f"{v:,.2f}", na_rep="-"), markup=False)
+        stdout().print(f"{len(table)} variants, {failed} not optimal; table in {dest.path / 'sweep.csv'}",
+                       markup=False)
+    raise typer.Exit(int(sweep_exit_code(list(table["status"]))))
 
 
 @app.command("watch")
@@ -326,51 +363,21 @@ def watch_command(
     prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV to watch as well.")] = None,
     sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result folder (default results/<name>/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.05, help="Seconds between checks.")] = 1.0,
 ) -> None:
     """Re-solve (warm) whenever the scenario or price file changes; print what changed. Ctrl-C stops."""
-    import shutil
-    import tempfile
+    from optimizer.watch import watch
 
-    from optimizer.diff import diff_folders, render
-    from optimizer.pipeline import load_scenario
-    from optimizer.planner import Planner
-
-    files = [scenario] + ([prices] if prices else [])
-    planner = None
-    seen = None
-    try:
-        while True:
-            stamp = tuple(f.stat().st_mtime_ns if f.exists() else None for f in files)
-            if stamp != seen:
-                seen = stamp
-                try:
-                    sc = load_scenario(scenario, sets or (), prices)
-                    if planner is None:
-                        planner = Planner(sc)
-                    else:
-                        planner.update(sc)
-                    solution = planner.solve()
-                    if solution.summary.get("objective") is None:
-                        raise _no_solution(solution)
-                    target = out if out is not None else Path("results") / sc.name
-                    with tempfile.TemporaryDirectory() as scratch:
-                        previous = Path(scratch) / "previous"
-                        had = target.is_dir()
-                        if had:
-                            shutil.copytree(target, previous, dirs_exist_ok=True)
-                        solution.write(target)
-                        stdout().print(f"[{time.strftime('%H:%M:%S')}] {solution.status}: objective "
-                                     f"{solution.objective:,.2f} -> {target}/", markup=False)
-                        if had:
-                            typer.echo(render(diff_folders(previous, target), "text"))
-                except OptimizerError as exc:
-                    sys.stderr.write(str(exc).rstrip("\n") + "\n(waiting for the next change)\n")
-                sys.stdout.flush()
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        stderr().print("stopped watching")
-        raise typer.Exit(0) from None
+    for update in watch(scenario, prices, sets or (), out, interval, force):
+        if update.error is not None:
+            sys.stderr.write(str(update.error).rstrip("\n") + "\n(waiting for the next change)\n")
+        else:
+            stdout().print(f"[{time.strftime('%H:%M:%S')}] {update.status}: objective {update.objective:,.2f} "
+                           f"-> {update.folder}/", markup=False)
+            if update.diff is not None:
+                typer.echo(update.diff)
+        sys.stdout.flush()
 
 
 @contextlib.contextmanager
@@ -398,10 +405,7 @@ def tree_command(
     """Print the scenario tree a `disruptions` section generates: scenarios, probabilities, events, branching."""
     from optimizer.disruptions import tree_command as show_tree
 
-    try:
-        typer.echo(show_tree(scenario, write_scenarios, as_json), nl=False)
-    except OptimizerError as exc:
-        _fail(exc)
+    typer.echo(show_tree(scenario, write_scenarios, as_json), nl=False)
 
 
 @app.command("report")
@@ -411,50 +415,32 @@ def report_command(
     """Write FOLDER/report.html (self-contained, opens offline) and the charts in FOLDER/charts/."""
     from optimizer.report import write_report
 
+    typer.echo(f"Report written to {write_report(folder)}")
+
+
+def run(args: Sequence[str]) -> int:
+    """Run the command line on `args` and return the exit code: every failure a user can cause is one
+    message and its code (EXIT_CODES), never a traceback; anything unexpected is exit 4."""
+    from optimizer.entry import stopped
+
     try:
-        path = write_report(folder)
-    except OptimizerError as exc:
-        _fail(exc)
-        return
-    typer.echo(f"Report written to {path}")
-
-
-def _exit(code: int) -> None:
-    """Exit at once once output is flushed: results are already fsynced and renamed into place, and
-    tearing down a large model's objects costs up to half a second (benchmarks/README.md)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(int(code))
-
-
-def main() -> None:
-    """Console entry point: no traceback for domain errors; internal errors exit 4."""
-    try:
-        code = app(standalone_mode=False)
-        _exit(code if isinstance(code, int) else 0)
-    except typer.Exit as exc:
-        _exit(exc.exit_code)
-    except typer.Abort:
-        stderr().print("interrupted")
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except NoArgsIsHelpError as exc:
-        exc.show()
-        sys.exit(0)
-    except ClickException as exc:  # usage errors: unknown option, missing argument
-        exc.show()
-        sys.exit(int(ExitCode.BAD_INPUT))
-    except KeyboardInterrupt:
-        stderr().print("interrupted")
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except OptimizerError as exc:
-        sys.stderr.write(str(exc).rstrip("\n") + "\n")
-        sys.exit(int(exc.exit_code))
+        code = app(args=list(args), prog_name="optimize", standalone_mode=False)
+    except _Stopped as exc:
+        return stopped(STOPPED.get(exc.command or ""))
+    except typer.Abort:  # Click's own interrupt (at a prompt)
+        return stopped()
+    except typer.TyperException as exc:  # Click's usage errors: unknown option, missing argument, bad value
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"Error: {exc.format_message()}\n")
+        return int(ExitCode.BAD_INPUT)
     except Exception as exc:  # noqa: BLE001 - last resort: no traceback for users
         if os.environ.get("OPTIMIZE_DEBUG"):
             raise
         sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (set OPTIMIZE_DEBUG=1 for a traceback)\n")
-        sys.exit(int(ExitCode.FAILURE))
-
-
-if __name__ == "__main__":
-    main()
+        return int(ExitCode.FAILURE)
+    if code == ExitCode.INTERRUPTED:  # Typer's exit for a signal that landed while it parsed arguments
+        return stopped()
+    return code if isinstance(code, int) else 0

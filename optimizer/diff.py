@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.errors import ExitCode, OptimizerError
+from optimizer.errors import BadInputError
 from optimizer.schema import TABLES, TEXT_COLUMNS
 DEFAULT_TOLERANCE = 1e-6
 DEFAULT_TOP = 10
@@ -28,10 +28,8 @@ MAIN_METRICS = ("objective", "expected_cost", "money", "penalties", "cvar", "cas
 SPLIT_LABELS = {"money": "of which money (paid - received)", "penalties": "of which penalties (not money)"}
 
 
-class ResultFolderError(OptimizerError):
+class ResultFolderError(BadInputError):
     """A folder given to `diff` or `report` is not a readable result folder (bad input, exit 1)."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 # --- reading a result folder -----------------------------------------------------------------

@@ -15,7 +15,26 @@ class ExitCode(IntEnum):
     INFEASIBLE = 2
     TIME_LIMIT = 3
     FAILURE = 4
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, the shell's convention
+    TERMINATED = 143  # SIGTERM (CI cancel, `docker stop`): 128 + 15
+
+
+# The one table from an outcome to the exit code. Outcomes: a solve's (solve.SolveStatus.outcome), a
+# domain error's (OptimizerError.outcome), or the signal that stopped the run.
+EXIT_CODES: dict[str, ExitCode] = {
+    "optimal": ExitCode.OPTIMAL,
+    "bad_input": ExitCode.BAD_INPUT,
+    "infeasible": ExitCode.INFEASIBLE,
+    "time_limit": ExitCode.TIME_LIMIT,
+    "error": ExitCode.FAILURE,
+    "interrupted": ExitCode.INTERRUPTED,
+    "terminated": ExitCode.TERMINATED,
+}
+
+
+def exit_code(outcome: str) -> ExitCode:
+    """Exit code of an outcome (EXIT_CODES; anything unknown is a failure)."""
+    return EXIT_CODES.get(str(outcome), ExitCode.FAILURE)
 
 
 def format_path(path: tuple[str | int, ...]) -> str:
@@ -73,15 +92,24 @@ class Problem:
 
 
 class OptimizerError(Exception):
-    """Base class: an error the command line reports without a traceback."""
+    """Base class: an error the command line reports without a traceback; its `outcome` gives the exit
+    code (EXIT_CODES)."""
 
-    exit_code = ExitCode.FAILURE
+    outcome = "error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.outcome)
 
 
-class ScenarioError(OptimizerError):
+class BadInputError(OptimizerError):
+    """Input the user must fix (exit 1): the message names the file, field, argument or path."""
+
+    outcome = "bad_input"
+
+
+class ScenarioError(BadInputError):
     """The scenario (or another input file) is invalid; carries every problem found."""
-
-    exit_code = ExitCode.BAD_INPUT
 
     def __init__(self, problems: list[Problem], file: str | None = None):
         self.problems = problems
@@ -94,19 +122,31 @@ class ScenarioError(OptimizerError):
         return head + ":\n" + "\n".join("  " + p.render(self.file) for p in self.problems)
 
 
-class UsageError(OptimizerError):
+class UsageError(BadInputError):
     """A command-line argument that cannot be used (a format, an output file that exists)."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 class SolveError(OptimizerError):
     """The solver failed or returned no usable answer."""
 
-    exit_code = ExitCode.FAILURE
-
 
 class InfeasibleError(OptimizerError):
     """The plan is infeasible or unbounded; the message explains it in the scenario's terms."""
 
-    exit_code = ExitCode.INFEASIBLE
+    outcome = "infeasible"
+
+
+class TimeLimitError(OptimizerError):
+    """The time limit was reached before any feasible plan was found."""
+
+    outcome = "time_limit"
+
+
+def no_plan_error(status, explanation: str | None = None) -> OptimizerError:
+    """The error for a solve that ended without a plan to write, by its status (a solve.SolveStatus)."""
+    if status.outcome == "infeasible":
+        return InfeasibleError(explanation or f"the plan is {status}")
+    if status.outcome == "time_limit":
+        return TimeLimitError(f"{status.replace('_', ' ')} reached before HiGHS found a feasible plan; "
+                              "nothing written")
+    return SolveError(f"the solver failed (status {status}); nothing written")

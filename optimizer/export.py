@@ -1,25 +1,17 @@
-"""Result folder writer: canonical bytes (sorted rows, fixed number format) written atomically.
-
-A run writes into a hidden temporary folder beside the target and then swaps it in with one
-rename (Linux renameat2 RENAME_EXCHANGE when the target exists), so a failed or killed run never
-leaves a half-written folder and never destroys the previous results.
-"""
+"""Result folder writer: canonical bytes (sorted rows, fixed number format), written in one atomic
+swap by optimizer.destination."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import io
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from optimizer.destination import Destination, check_destination, staged, write_files
 from optimizer.schema import TABLES, TEXT_COLUMNS
 
 if TYPE_CHECKING:
@@ -63,25 +55,52 @@ def round_significant(values: np.ndarray, digits: int = CSV_DIGITS) -> np.ndarra
 
 def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
     """CSV bytes with the fixed number rule: rounded to CSV_DIGITS significant digits, written in
-    shortest form by Arrow's C writer (10 not 10.0; missing values empty), LF line ends, no quoting
-    (ids, names and labels cannot contain commas, quotes or line breaks; `quoted` for free text)."""
+    shortest plain decimal form (10 not 10.0, 15000000000 not 1.5e+10; missing values empty), LF line
+    ends, no quoting (ids, names and labels cannot contain commas, quotes or line breaks). `quoted`
+    (free text, such as a sweep's messages) quotes the cells that need it."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     columns = {}
     for col in df.columns:
         if df[col].dtype.kind == "f":
-            columns[col] = pa.array(round_significant(df[col].to_numpy(dtype=float)), from_pandas=True)
+            columns[col] = _plain_decimal(round_significant(df[col].to_numpy(dtype=float)))
         elif str(df[col].dtype) == "str":  # pandas' Arrow-backed text: handed over as it is, missing -> null
             columns[col] = pa.array(df[col].array, type=pa.string())
         else:
             columns[col] = pa.array([None if v is None or v != v else str(v) for v in df[col].tolist()],
                                     type=pa.string())
     table = pa.table(columns) if columns else pa.table({c: pa.array([], pa.string()) for c in df.columns})
+    if quoted:
+        # Python's writer quotes only cells holding a comma, quote or line break; Arrow's "needed"
+        # style would quote every text cell, numbers handed over as text included.
+        import csv
+
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(table.column_names)
+        writer.writerows(zip(*(col.cast(pa.string()).to_pylist() for col in table.columns)))
+        return text.getvalue().encode()
     out = io.BytesIO()
-    style = "needed" if quoted else "none"
-    pa_csv.write_csv(table, out, pa_csv.WriteOptions(quoting_style=style, quoting_header="none", null_string=""))
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(quoting_style="none", quoting_header="none", null_string=""))
     return out.getvalue()
+
+
+def _plain_decimal(values: np.ndarray):
+    """Numbers for Arrow's CSV writer, which prints the shortest form itself (fast) but switches to an
+    exponent from 1e10 up and below 1e-6; those few are given as positional text of the same digits."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values, from_pandas=True)  # NaN -> empty cell
+    text = pc.cast(array, pa.string())
+    exponent = pc.fill_null(pc.match_substring(text, "e"), False)
+    if not pc.any(exponent).as_py():
+        return array
+    plain = np.array(text.to_pylist(), dtype=object)
+    for i in np.flatnonzero(exponent.to_numpy(zero_copy_only=False)):
+        plain[i] = np.format_float_positional(values[i], unique=True, trim="-")
+    return pa.array(plain, type=pa.string())
 
 
 # --- optional formats: parquet (one file per table) and xlsx (results.xlsx, one sheet per table) ---
@@ -204,92 +223,30 @@ def result_files(solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[s
     return files
 
 
-def write_results(solution, target: Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
-    """Write the result folder at `target` atomically; returns `target`."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+def write_results(solution, target: str | Path | Destination, formats: tuple[str, ...] = ("csv", "json"),
+                  *, report: bool = False, force: bool = False) -> Path:
+    """Write the result folder at `target` in one atomic swap (see optimizer.destination), with
+    report.html and charts/ when `report`; returns the folder's path as given.
+
+    A target that exists must be a result folder (or empty) unless `force`; a failing report leaves
+    the previous folder as it was.
+    """
+    dest = target if isinstance(target, Destination) else check_destination(target, force=force)
+    with staged(dest) as folder:
+        write_files(folder, result_files(solution, formats))
+        if report:
+            write_files(folder, _report_files(folder, dest))
+    return dest.path
+
+
+def _report_files(folder: Path, dest: Destination) -> dict[str, bytes]:
+    from optimizer.errors import OptimizerError
+    from optimizer.report import report_files
+
     try:
-        for name, data in result_files(solution, formats).items():
-            path = tmp / name
-            with open(path, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        swap_into_place(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        return report_files(folder, name=dest.path.name)
+    except (OptimizerError, OSError):
         raise
-    return target
-
-
-def remove_stale_temporaries(target: Path) -> None:
-    """Remove temporary folders beside `target` left by runs that were killed (their process is gone)."""
-    for path in target.parent.glob(f".{target.name}.*-*-*"):
-        parts = path.name[len(target.name) + 2:].split("-")
-        if len(parts) < 3 or parts[0] not in ("tmp", "old") or not parts[1].isdigit():
-            continue
-        if not _alive(int(parts[1])):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def swap_into_place(new: Path, target: Path) -> None:
-    """Make `new` appear at `target` in one step; the old folder (if any) is removed afterwards."""
-    if not target.exists():
-        os.rename(new, target)
-        _fsync_dir(target.parent)
-        return
-    if not target.is_dir():
-        raise FileExistsError(f"{target} exists and is not a folder")
-    if _rename_exchange(new, target):
-        _fsync_dir(target.parent)
-        shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous results
-        return
-    # Fallback (no renameat2): move the old folder aside, then the new one in.
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
-    os.rmdir(old)
-    os.rename(target, old)
-    os.rename(new, target)
-    _fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _rename_exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False if unsupported."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    rc = fn(_AT_FDCWD, os.fsencode(str(a)), _AT_FDCWD, os.fsencode(str(b)), _RENAME_EXCHANGE)
-    return rc == 0
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    except Exception as exc:  # a report bug must not cost the user the results: say what happened
+        raise OptimizerError(f"the report failed ({type(exc).__name__}: {exc}); nothing was written and "
+                             f"{dest.path} is as it was (set OPTIMIZE_DEBUG=1 for a traceback)") from exc

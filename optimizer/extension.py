@@ -9,15 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optimizer.errors import ExitCode, OptimizerError
+from optimizer.errors import BadInputError
 
 Extension = Callable[[Any, Any], None]
 
 
-class ExtensionError(OptimizerError):
+class ExtensionError(BadInputError):
     """The extension could not be loaded, failed, or left a model we cannot solve (bad input)."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 def load_extension(path: str | Path, function: str = "extend") -> Extension:

@@ -9,6 +9,7 @@ so the same folder gives the same bytes.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import math
@@ -790,21 +791,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write FOLDER/report.html and FOLDER/charts/*.png from a result folder; returns the HTML path."""
+def check_report_support() -> None:
+    """Raise a clear error when matplotlib (the `report` extra) is missing: checked before solving."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise OptimizerError("optimize report needs matplotlib: pip install 'mineral-stockpile-optimizer[report]'") \
+        raise OptimizerError("the report needs matplotlib: pip install 'mineral-stockpile-optimizer[report]'") \
             from None
+
+
+def report_files(folder: str | Path, name: str | None = None) -> dict[str, bytes]:
+    """report.html and charts/<chart>.png of a result folder, name -> bytes. `name` is the folder's name
+    in the report when it differs from the folder read (a run reports on its temporary folder)."""
+    check_report_support()
     rf = load_folder(folder)
+    if name is not None:
+        rf = dataclasses.replace(rf, path=rf.path.with_name(name))
     plan = load_plan(rf)
     charts = render_charts(plan)
-    page = render_html(plan, charts)
-    chart_dir = rf.path / "charts"
-    chart_dir.mkdir(exist_ok=True)
-    for name, png in charts.items():
-        _write_atomic(chart_dir / f"{name}.png", png)
-    target = rf.path / "report.html"
-    _write_atomic(target, page.encode())
-    return target
+    return {**{f"charts/{chart}.png": png for chart, png in charts.items()},
+            "report.html": render_html(plan, charts).encode()}
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write FOLDER/report.html and FOLDER/charts/*.png from a result folder; returns the HTML path."""
+    folder = Path(folder)
+    files = report_files(folder)
+    (folder / "charts").mkdir(exist_ok=True)
+    for name, data in files.items():
+        _write_atomic(folder / name, data)
+    return folder / "report.html"

@@ -49,11 +49,13 @@ class Solution:
         """The result tables by name, in the order of `schema.TABLES`."""
         return {name: getattr(self, name) for name in TABLES}
 
-    def write(self, directory: str | Path, formats: tuple[str, ...] = ("csv", "json")) -> Path:
-        """Write the result folder atomically (see export.write_results)."""
+    def write(self, directory: str | Path, formats: tuple[str, ...] = ("csv", "json"), *, report: bool = False,
+              force: bool = False) -> Path:
+        """Write the result folder atomically; an existing folder is replaced only when it is a result
+        folder (or empty) unless `force` (see export.write_results)."""
         from optimizer.export import write_results
 
-        return write_results(self, Path(directory), formats)
+        return write_results(self, Path(directory), formats, report=report, force=force)
 
 
 def scenario_sha256(scenario: Scenario) -> str:

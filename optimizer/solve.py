@@ -66,6 +66,17 @@ class SolveStatus(enum.StrEnum):
         """No plan exists (infeasible) or the cost can fall without end (unbounded)."""
         return self in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE_OR_UNBOUNDED)
 
+    @property
+    def outcome(self) -> str:
+        """What a run that ended so reports: an outcome of errors.EXIT_CODES, the exit-code table."""
+        if self.is_optimal:
+            return "optimal"
+        if self.is_limit:
+            return "time_limit"
+        if self.is_infeasible:
+            return "infeasible"
+        return "interrupted" if self is SolveStatus.INTERRUPTED else "error"
+
 
 #: HiGHS model status -> ours (one table, as linopy's CONDITION_MAP).
 _MODEL_STATUS = {

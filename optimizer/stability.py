@@ -27,15 +27,18 @@ DEVIATION = Family("stability_dev", "sources", "unit", "|buy - baseline buy|")
 
 
 def read_baseline(folder: str | Path) -> pd.DataFrame:
-    """The baseline's purchases.csv (scenario, period, source, quantity)."""
-    path = Path(folder) / "purchases.csv"
-    if not path.is_file():
-        raise ScenarioError([Problem(("--baseline",), f"{folder} is not a result folder (no purchases.csv)")])
+    """The baseline's purchases (scenario, period, source, quantity), read like `optimize diff` reads a
+    result folder (CSV or Parquet tables)."""
+    from optimizer.diff import ResultFolderError, load_folder
+
     try:
-        df = pd.read_csv(path, dtype={"scenario": str, "period": str, "source": str})
-        return df[["scenario", "period", "source", "quantity"]]
-    except (ValueError, KeyError) as exc:
-        raise ScenarioError([Problem(("--baseline",), f"cannot read {path}: {exc}")]) from None
+        result = load_folder(folder)
+    except ResultFolderError as exc:
+        raise ScenarioError([Problem(("--baseline",), str(exc))]) from None
+    if "purchases" in result.missing:
+        raise ScenarioError([Problem(("--baseline",), f"{folder} has no purchases table "
+                                                      "(purchases.csv or purchases.parquet)")])
+    return result.tables["purchases"][["scenario", "period", "source", "quantity"]]
 
 
 def baseline_targets(form: Formulation, baseline: pd.DataFrame) -> np.ndarray:

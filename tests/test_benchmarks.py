@@ -103,8 +103,8 @@ def test_nothing_for_the_output_stage_is_imported_before_the_solve():
     """pandas, pyarrow and rich are imported while HiGHS solves (pipeline.import_output_stage); the
     path up to the solve must not import them, or a medium run pays ~0.3 s more (benchmarks/README.md)."""
     code = ("import sys, optimizer.cli, optimizer.pipeline, optimizer.data, optimizer.model.lp\n"
-            "from optimizer.cli import _parse_formats\n"
-            "_parse_formats('csv,parquet')\n"
+            "from optimizer.cli import parse_formats\n"
+            "parse_formats('csv,parquet')\n"
             "print(sorted(m for m in ('pandas', 'pyarrow', 'rich', 'pyomo', 'scipy') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,24 +9,36 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml as pyyaml
 
 from conftest import scenario
 from test_cli import EMBARGO, run_cli, write_scenario
 
-# Runs the CLI with a slow write (every fsync sleeps), or a slow solve (HiGHS "runs" for a while),
-# so that a signal lands in that stage. Only the test harness is patched, never the code under test.
+# Runs the CLI with a slow write (every fsync sleeps), a slow solve (HiGHS "runs" for a while), or a
+# slow import of one module (`slow-import:typer`: while the command line loads), so that a signal
+# lands in that stage. Only the test harness is patched, never the code under test.
 WRAPPER = """
 import os, sys, time
-import highspy
 mode = sys.argv[1]
-if mode == "slow-write":
+if mode.startswith("slow-import:"):
+    slow_module = mode.split(":", 1)[1]
+    class SlowImport:
+        def find_spec(self, name, path=None, target=None):
+            if name == slow_module:
+                sys.meta_path.remove(self)
+                print("importing", flush=True)
+                time.sleep(60)
+            return None
+    sys.meta_path.insert(0, SlowImport())
+elif mode == "slow-write":
     real = os.fsync
     def slow(fd):
         time.sleep(0.4)
         real(fd)
     os.fsync = slow
 elif mode == "slow-solve":
+    import highspy
     real_wait = highspy.Highs.wait
     def wait(self, timeout=-1.0):
         if not getattr(self, "_announced", False):
@@ -42,7 +54,7 @@ elif mode == "slow-solve":
     highspy.Highs.cancelSolve = cancel
 print("ready", flush=True)
 sys.argv = ["optimize", *sys.argv[2:]]
-from optimizer.cli import main
+from optimizer.entry import main
 main()
 """
 
@@ -54,6 +66,13 @@ def start(tmp_path: Path, mode: str, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc
+
+
+def wait_for_temporary(folder: Path) -> None:
+    """Until a run has started writing its temporary folder in `folder` (at most a minute)."""
+    deadline = time.time() + 60
+    while not list(folder.glob(".optimize-tmp-*")) and time.time() < deadline:
+        time.sleep(0.02)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -74,17 +93,15 @@ def test_sigkill_while_writing_keeps_previous_results(tmp_path):
     and the next run removes the dead run's temporary folder and writes normally."""
     out, new, before = previous_results(tmp_path)
     proc = start(tmp_path, "slow-write", str(new), "--out", str(out), "-q")
-    deadline = time.time() + 60
-    while not list(tmp_path.glob(".out.tmp-*")) and time.time() < deadline:
-        time.sleep(0.02)
+    wait_for_temporary(tmp_path)
     time.sleep(0.5)  # some files written, not all
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert snapshot(out) == before
-    leftovers = list(tmp_path.glob(".out.tmp-*"))
+    leftovers = list(tmp_path.glob(".optimize-tmp-*"))
     assert leftovers, "the kill should have landed while writing"
     assert run_cli(str(new), "--out", str(out), "-q").returncode == 0
-    assert not list(tmp_path.glob(".out.*"))
+    assert not list(tmp_path.glob(".optimize-*"))
     assert snapshot(out)["purchases.csv"] != before["purchases.csv"]
 
 
@@ -92,16 +109,14 @@ def test_ctrl_c_while_writing_exits_130_and_keeps_previous_results(tmp_path):
     """SIGINT while writing: exit 130, old folder intact, temporary folder removed."""
     out, new, before = previous_results(tmp_path)
     proc = start(tmp_path, "slow-write", str(new), "--out", str(out), "-q")
-    deadline = time.time() + 60
-    while not list(tmp_path.glob(".out.tmp-*")) and time.time() < deadline:
-        time.sleep(0.02)
+    wait_for_temporary(tmp_path)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert snapshot(out) == before
-    assert not list(tmp_path.glob(".out.*"))
+    assert not list(tmp_path.glob(".optimize-*"))
 
 
 def test_ctrl_c_while_solving_cancels_and_exits_130(tmp_path):
@@ -115,6 +130,63 @@ def test_ctrl_c_while_solving_cancels_and_exits_130(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("module, sig, code, line", [
+    ("typer", signal.SIGINT, 130, "interrupted"),  # Python is still loading the command line
+    ("optimizer.pipeline", signal.SIGINT, 130, "interrupted: the previous results are as they were"),  # run starts
+    ("typer", signal.SIGTERM, 143, "terminated"),
+])
+def test_signal_during_start_up_is_one_line_and_the_conventional_code(tmp_path, module, sig, code, line):
+    """Ctrl-C (or SIGTERM) while modules load or the scenario is validated: one line on stderr, no
+    traceback, exit 130 (143 for SIGTERM), previous results untouched."""
+    out, new, before = previous_results(tmp_path)
+    proc = start(tmp_path, f"slow-import:{module}", str(new), "--out", str(out), "-q")
+    assert proc.stdout.readline().strip() == "importing"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (code, line + "\n")
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("mode", ["slow-solve", "slow-write"])
+def test_sigterm_is_handled_like_ctrl_c(tmp_path, mode):
+    """SIGTERM (CI cancel, `docker stop`) while solving or writing: the same clean-up as Ctrl-C (solve
+    cancelled, temporary folder removed, previous results kept), one line, exit 143."""
+    out, new, before = previous_results(tmp_path)
+    proc = start(tmp_path, mode, str(new), "--out", str(out), "-q")
+    if mode == "slow-solve":
+        assert proc.stdout.readline().strip() == "solving"
+    else:
+        wait_for_temporary(tmp_path)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (143, "terminated: the previous results are as they were\n")
+    assert snapshot(out) == before
+    assert not list(tmp_path.glob(".optimize-*"))
+
+
+def test_ctrl_c_stops_a_sweep_and_its_worker_processes(tmp_path):
+    """Ctrl-C while worker processes solve: exit 130 with one line (no traceback from any worker), the
+    workers are stopped, the previous sweep folder is as it was and no temporary is left."""
+    scenario_file = write_scenario(tmp_path / "s.yaml", EMBARGO)
+    prices = []
+    for i in range(3):
+        prices.append(tmp_path / f"p{i}.csv")
+        prices[-1].write_text(f"source,price\ncn,{10 + i}\n")
+    out = tmp_path / "sweep"
+    assert run_cli("sweep", str(scenario_file), "--prices", *map(str, prices), "--out", str(out), "-q").returncode == 0
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    proc = start(tmp_path, "slow-solve", "sweep", str(scenario_file), "--prices", *map(str, prices[:2]), "--out",
+                 str(out), "--workers", "2", "-q")
+    assert proc.stdout.readline().strip() == "solving"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "interrupted: the previous results are as they were\n")
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob(".optimize-*"))
 
 
 def test_time_limit_without_solution_exits_3_and_writes_nothing(tmp_path):

@@ -12,7 +12,7 @@ from optimizer.checks import validate
 from optimizer.errors import ScenarioError
 from optimizer.overrides import apply_prices, apply_set, parse_prices
 from optimizer.planner import Planner
-from optimizer.sweep import make_variants, run_sweep
+from optimizer.sweep import make_variants, prepare_variants, run_sweep, solve_sweep
 from test_cli import EMBARGO, run_cli, write_scenario
 
 MULTI = scenario(
@@ -162,7 +162,7 @@ def test_sweep_matches_individual_solves_and_survives_a_bad_variant(tmp_path):
     bad.write_text("source,price\nnope,3\n")
     table = run_sweep(path, make_variants([*files, bad]), tmp_path / "out")
     assert list(table["variant"]) == ["p00", "p01", "p02", "zz-bad"]
-    assert list(table["status"]) == ["optimal"] * 3 + ["error"]
+    assert list(table["status"]) == ["optimal"] * 3 + ["bad_input"]
     assert "unknown source `nope`" in table["message"].iloc[3]
     for f, objective in zip(files, table["objective"]):
         cold = optimizer.solve(apply_prices(validate(MULTI), parse_prices(f.read_text())))
@@ -177,8 +177,7 @@ def test_sweep_workers_and_set_grid_give_the_same_table(tmp_path):
     """--workers 2 gives the same sweep.csv as one process; --set-grid crosses with price files."""
     path = write_scenario(tmp_path / "s.yaml", MULTI)
     variants = make_variants(_prices(tmp_path, 2), set_grid=["risk.aversion=0,0.5"])
-    assert [v.name for v in variants] == ["p00_risk.aversion-0", "p00_risk.aversion-0.5", "p01_risk.aversion-0",
-                                          "p01_risk.aversion-0.5"]
+    assert [v.name for v in variants] == ["p00_aversion-0", "p00_aversion-0.5", "p01_aversion-0", "p01_aversion-0.5"]
     one = run_sweep(path, variants, tmp_path / "one", workers=1)
     two = run_sweep(path, variants, tmp_path / "two", workers=2)
     assert (tmp_path / "one" / "sweep.csv").read_bytes() == (tmp_path / "two" / "sweep.csv").read_bytes()
@@ -200,6 +199,27 @@ def test_sweep_on_a_dask_cluster_equals_local(tmp_path):
             tmp_path / "remote" / v.name / "purchases.csv").read_bytes()
 
 
+def test_dask_sweep_sends_scenarios_not_paths_and_writes_here(tmp_path):
+    """The client validates every variant and sends the scenario itself: the workers of a real
+    LocalCluster solve although the scenario and price files are gone by then, and every result
+    folder is written by the client (the same bytes as a local sweep)."""
+    distributed = pytest.importorskip("distributed")
+    path = write_scenario(tmp_path / "s.yaml", MULTI)
+    variants = make_variants(_prices(tmp_path, 2), set_grid=["risk.aversion=0,0.5"])
+    prepared = prepare_variants(path, variants)
+    for f in tmp_path.glob("*.*"):
+        f.unlink()  # no worker can read the inputs by path now
+    local = solve_sweep(prepared, tmp_path / "local")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        remote = solve_sweep(prepared, tmp_path / "remote", scheduler=cluster.scheduler_address)
+    assert (remote["status"] == "optimal").all() and len(remote) == 4
+    pd.testing.assert_frame_equal(local, remote)
+    for v in variants:
+        assert (tmp_path / "remote" / v.name / "summary.json").read_bytes() == (
+            tmp_path / "local" / v.name / "summary.json").read_bytes()
+
+
 def test_sweep_cli(tmp_path):
     """`optimize sweep FILE --prices a.csv b.csv --out DIR` writes one folder per variant and sweep.csv."""
     path = write_scenario(tmp_path / "s.yaml", MULTI)
@@ -207,12 +227,12 @@ def test_sweep_cli(tmp_path):
     proc = run_cli("sweep", str(path), "--prices", str(files[0]), "--prices", str(files[1]), "--out",
                    str(tmp_path / "sw"))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == ["p00", "p01", "sweep.csv"]
+    assert sorted(p.name for p in (tmp_path / "sw").iterdir()) == [".optimize-result", "p00", "p01", "sweep.csv"]
 
 
 def test_watch_resolves_on_change_and_stops_cleanly(tmp_path):
-    """`optimize watch` solves, re-solves when the price file changes (printing the diff), and exits 0
-    on Ctrl-C."""
+    """`optimize watch` solves, re-solves when the price file changes (printing the diff), and exits 130
+    on Ctrl-C with one line (SPEC section 5: 130 interrupted)."""
     import signal
     import subprocess
     import sys
@@ -242,7 +262,8 @@ def test_watch_resolves_on_change_and_stops_cleanly(tmp_path):
     _, stderr = proc.communicate(timeout=30)
     reader.join(timeout=10)
     stdout = "".join(lines)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: stopped watching")
     assert stdout.count("optimal: objective") == 2
     assert "Plan diff: previous -> out" in stdout and "cn-dy" in stdout
     assert "Traceback" not in stderr
