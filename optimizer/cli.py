@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import functools
 import gc
 import json
@@ -102,7 +103,7 @@ class DefaultRunGroup(TyperGroup):
             sys.stderr.write(str(exc).rstrip("\n") + "\n")
             raise typer.Exit(int(exc.exit_code)) from None
         except OSError as exc:  # the result folder's own errors are OutputPathError
-            if debug:
+            if debug or exc.errno == errno.EPIPE:  # a closed pipe (`| head`): Typer exits quietly
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
             sys.stderr.write(f"{where}{(exc.strerror or str(exc)).lower()}\n")
