@@ -88,17 +88,21 @@ def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
 
 def _plain_decimal(values: np.ndarray):
     """Numbers for Arrow's CSV writer, which prints the shortest form itself (fast) but switches to an
-    exponent from 1e10 up and below 1e-6; those few are given as positional text of the same digits."""
+    exponent from 1e10 up and below 1e-6; those few are handed over as positional text of the same
+    digits. Only values in a wider band around those limits are looked at as text (usually none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     array = pa.array(values, from_pandas=True)  # NaN -> empty cell
-    text = pc.cast(array, pa.string())
-    exponent = pc.fill_null(pc.match_substring(text, "e"), False)
-    if not pc.any(exponent).as_py():
+    size = np.abs(values)
+    near = np.flatnonzero(np.isfinite(size) & ((size >= 1e9) | ((size > 0) & (size < 1e-5))))
+    if not len(near):
         return array
-    plain = np.array(text.to_pylist(), dtype=object)
-    for i in np.flatnonzero(exponent.to_numpy(zero_copy_only=False)):
+    exponent = near[np.char.find(np.array(pc.cast(array.take(near), pa.string()).to_pylist(), dtype=str), "e") >= 0]
+    if not len(exponent):
+        return array
+    plain = np.array(pc.cast(array, pa.string()).to_pylist(), dtype=object)
+    for i in exponent:
         plain[i] = np.format_float_positional(values[i], unique=True, trim="-")
     return pa.array(plain, type=pa.string())
 
