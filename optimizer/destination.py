@@ -35,7 +35,7 @@ MARKER_TEXT = (b"This folder was written by `optimize` (mineral-stockpile-optimi
 # What result folders held before the marker existed (a fixed fact about earlier versions: folders
 # written since carry the marker, so new result files never need adding here).
 LEGACY_FILES = frozenset({
-    "summary.json", "scenario.json", "run.json", "results.xlsx", "report.html",
+    "summary.json", "scenario.json", "run.json", "tree.json", "results.xlsx", "report.html",
     *(f"{table}.{ext}" for table in ("purchases", "stockpile", "processing", "expansion", "prices")
       for ext in ("csv", "parquet")),
 })
