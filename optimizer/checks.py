@@ -7,6 +7,7 @@ Pydantic checks types and ranges; the `check_*` functions here check what spans 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import reprlib
 import types
@@ -19,7 +20,8 @@ import numpy as np
 import pydantic
 from pydantic import BaseModel
 
-from optimizer.errors import Problem, ScenarioError, format_path
+from optimizer import countries
+from optimizer.errors import Cell, Problem, ScenarioError, format_path
 from optimizer.loader import SourceMap
 from optimizer.spec import PERIOD_MONTHS, Case, Filter, Rule, Scenario, Strict
 
@@ -27,23 +29,30 @@ PROBABILITY_TOLERANCE = 1e-6
 
 
 def validate(raw: Any, smap: SourceMap | None = None) -> Scenario:
-    """Validate a scenario dict; raise ScenarioError listing every problem found."""
+    """Validate a scenario dict; raise ScenarioError listing every problem found, sorted by line.
+
+    One pass: the loader's findings (duplicate keys), every field error, and the cross-field checks,
+    which run on whatever validated when some fields did not (see `salvage`).
+    """
     smap = smap or SourceMap("<dict>")
     try:
         scenario = Scenario.model_validate(raw)
     except pydantic.ValidationError as exc:
-        problems = [_from_pydantic(err, raw, smap) for err in exc.errors(include_url=False)]
-        raise ScenarioError(_dedupe(problems), file=smap.file) from None
-    problems = [
-        Problem(p.path, p.message, smap.locate(p.path)) for p in check_scenario(scenario)
-    ]
-    if problems:
-        raise ScenarioError(_dedupe(problems), file=smap.file)
+        errors = exc.errors(include_url=False)
+        problems = [_from_pydantic(err, raw, smap) for err in errors]
+        partial, replaced = salvage(Scenario, raw, [_field_path(err["loc"]) for err in errors])
+        problems += [p for p in check_scenario(partial, partial=True)
+                     if not any(p.path[: len(r)] == r for r in replaced)]  # not what a placeholder caused
+        raise ScenarioError(_ordered(smap.problems, problems, smap), file=smap.file) from None
+    problems = check_scenario(scenario)
+    if problems or smap.problems:
+        raise ScenarioError(_ordered(smap.problems, problems, smap), file=smap.file)
     return scenario
 
 
-def check_scenario(sc: Scenario) -> list[Problem]:
-    """Every cross-field problem of a type-valid scenario."""
+def check_scenario(sc: Scenario, partial: bool = False) -> list[Problem]:
+    """Every cross-field problem of a scenario. `partial`: some fields of `sc` did not validate and hold
+    placeholders (see `salvage`); a check that cannot run on what is left is skipped."""
     checks = (
         check_unique_ids,
         check_references,
@@ -56,8 +65,45 @@ def check_scenario(sc: Scenario) -> list[Problem]:
         check_disruptions,
         check_release_filters,
         check_home_country,
+        check_processor_gain,
     )
-    return [problem for check in checks for problem in check(sc)]
+    problems = []
+    for check in checks:
+        try:
+            problems += check(sc)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError):
+            if not partial:  # on a partial scenario, a placeholder this check cannot take: skip it
+                raise
+    return problems
+
+
+def _ordered(loaded: list[Problem], problems: list[Problem], smap: SourceMap) -> list[Problem]:
+    """The loader's problems and one validation problem per field path, each placed (file position, or
+    the `--set` argument that wrote the field), sorted by line; problems with the whole file first."""
+    placed = [_place(p, smap) for p in [*loaded, *_dedupe(problems)]]
+    return sorted(placed, key=lambda p: (p.origin is not None, _sort_key(p.position)))
+
+
+def _sort_key(position: Any) -> tuple[Any, ...]:
+    """Whole-file problems first, then by line and column (or sheet, row and column of a workbook)."""
+    if position is None:
+        return (0,)
+    if isinstance(position, Cell):
+        return (2, position.sheet, position.row, position.column)
+    return (1, *position)
+
+
+def _place(problem: Problem, smap: SourceMap) -> Problem:
+    origin = smap.origin(problem.path)
+    if origin is not None:  # a field given on the command line: name the argument, not a file line
+        set_path, argument = origin
+        message = problem.message
+        if problem.path != set_path:
+            message = f"{format_path(problem.path)}: {message}"
+        return Problem(problem.path, message, None, origin=argument)
+    if problem.position is None:
+        return Problem(problem.path, problem.message, smap.locate(problem.path))
+    return problem
 
 
 # --- pydantic errors -> problems -------------------------------------------------------------
@@ -67,9 +113,13 @@ _SERIES_ITEM = re.compile(r"^(?:item (\d+)|key (\S+)): ")
 _UNION_TAG = re.compile(r"^(str|int|float|bool|none|(list|dict|tuple|literal|function-\w+)\[.*\])$")
 
 
+def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error location without the union members it names (`where.region.literal[...]`)."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _UNION_TAG.match(p)))
+
+
 def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
-    # pydantic names the union member that failed (`where.region.literal[...]`): not a field, drop it
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
+    loc = _field_path(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -86,8 +136,9 @@ def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         got = err.get("input")
-        message = f"{got!r} is not one of {expected}"
-        close = difflib.get_close_matches(str(got), [e.strip(" '") for e in str(expected).replace(" or ", ",").split(",")], n=1)
+        message = f"{_short(got)} is not one of {expected}"
+        choices = [e.strip(" '") for e in str(expected).replace(" or ", ",").split(",")]
+        close = difflib.get_close_matches(got, choices, n=1) if isinstance(got, str) else []
         if close:
             message += f"; did you mean `{close[0]}`?"
         return Problem(loc, message, smap.locate(loc))
@@ -103,10 +154,19 @@ def _from_pydantic(err: dict[str, Any], raw: Any, smap: SourceMap) -> Problem:
         message = f"{_short(err.get('input'))} does not match the pattern {err['ctx']['pattern']}"
         if loc and loc[-1] in {"id", "material", "input", "name"}:
             message += " (lower-case letters, digits, '-' and '_')"
-    elif kind.endswith("_type") or kind in {"finite_number", "greater_than_equal", "less_than_equal",
-                                             "greater_than", "less_than", "too_short", "too_long"}:
+    elif kind in _BOUNDS:
+        sign, bound = _BOUNDS[kind]
+        limit = err["ctx"][bound]
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        message = f"must be {sign} {limit}, got {_short(err.get('input'))}"
+    elif kind.endswith("_type") or kind in {"finite_number", "too_short", "too_long"}:
         message = f"{message}, got {_short(err.get('input'))}"
     return Problem(loc, message, smap.locate(loc))
+
+
+#: pydantic's range errors, in the words of our own number checks (`must be >= 0, got -1`)
+_BOUNDS = {"greater_than_equal": (">=", "ge"), "less_than_equal": ("<=", "le"), "greater_than": (">", "gt"),
+           "less_than": ("<", "lt")}
 
 
 def _short(value: Any) -> str:
@@ -167,6 +227,80 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
             seen.add(p.path)
             out.append(p)
     return out
+
+
+# --- what validated, when not everything did ----------------------------------------------------
+
+
+def salvage(model: type[BaseModel], raw: Any, errors: list[tuple[Any, ...]]) -> tuple[Any, list[tuple[Any, ...]]]:
+    """`model` built from `raw` that did not validate, for the cross-field checks to run on what did.
+
+    `errors` are the paths of pydantic's errors. A field with no error below it is validated alone; a
+    model (or a list of models) with errors below it is salvaged the same way, item by item; a field
+    whose own value is wrong holds a placeholder no check takes for a problem: NaN for a number, None
+    for anything else (a filter treats an unknown region, country or material as matching). Returns
+    the instance and the paths of the placeholders: a problem there or below is a consequence.
+    """
+    replaced: list[tuple[Any, ...]] = []
+    return _salvage_model(model, raw, errors, (), replaced), replaced
+
+
+def _salvage_model(model: type[BaseModel], raw: Any, errors: list[tuple[Any, ...]], path: tuple[Any, ...],
+                   replaced: list[tuple[Any, ...]]) -> BaseModel:
+    if not isinstance(raw, dict):
+        replaced.append(path)
+        raw, errors = {}, []
+    values = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        below = [e[1:] for e in errors if e[:1] == (key,)]
+        if key not in raw:
+            if info.is_required():
+                values[name] = _placeholder(info.annotation)
+                replaced.append((*path, key))
+        elif not below:
+            values[name] = _adapter(model, name).validate_python(raw[key])
+        else:
+            values[name] = _salvage_field(model, name, raw[key], below, (*path, key), replaced)
+    return model.model_construct(**values)
+
+
+def _salvage_field(model: type[BaseModel], name: str, raw: Any, errors: list[tuple[Any, ...]],
+                   path: tuple[Any, ...], replaced: list[tuple[Any, ...]]) -> Any:
+    annotation = model.model_fields[name].annotation
+    tp = _unwrap(annotation)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _salvage_model(tp, raw, [e for e in errors if e], path, replaced)  # () : a model-level rule
+    item = _unwrap(typing.get_args(tp)[0]) if typing.get_origin(tp) is list else None
+    if isinstance(item, type) and issubclass(item, BaseModel) and isinstance(raw, list):
+        out = []
+        for i, value in enumerate(raw):
+            below = [e[1:] for e in errors if e[:1] == (i,)]
+            out.append(_salvage_model(item, value, below, (*path, i), replaced) if below
+                       else _adapter(model, name, item=True).validate_python(value))
+        return out
+    replaced.append(path)
+    return _placeholder(annotation)
+
+
+def _placeholder(annotation: Any) -> Any:
+    """A value no check mistakes for a problem: NaN where a number (or SERIES) belongs, else None."""
+    return math.nan if _unwrap(annotation) in (float, Any) else None
+
+
+_ADAPTERS: dict[tuple[Any, ...], pydantic.TypeAdapter] = {}
+
+
+def _adapter(model: type[BaseModel], name: str, item: bool = False) -> pydantic.TypeAdapter:
+    """A validator of one field of `model` (with its constraints), or of one item of a list field."""
+    key = (model, name, item)
+    if key not in _ADAPTERS:
+        info = model.model_fields[name]
+        tp = typing.Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        if item:
+            tp = typing.get_args(_unwrap(info.annotation))[0]
+        _ADAPTERS[key] = pydantic.TypeAdapter(tp)
+    return _ADAPTERS[key]
 
 
 # --- cross-field checks ------------------------------------------------------------------------
@@ -274,7 +408,10 @@ RULE_TARGETS = {
 
 
 def filter_matches(flt: Filter, kind: str, entity: Any) -> bool:
-    """Whether `entity` (a Material, Source or Processor; `kind` says which) matches the filter."""
+    """Whether `entity` (a Material, Source or Processor; `kind` says which) matches the filter.
+
+    An attribute that is None (a placeholder for a value that did not validate, see `salvage`) is
+    unknown and matches whatever the filter asks for."""
     for key in ("source", "processor", "material", "region", "country"):
         wanted = flt.values(key)
         if wanted is None:
@@ -285,13 +422,15 @@ def filter_matches(flt: Filter, kind: str, entity: Any) -> bool:
             elif kind == "sources":
                 have = {entity.material}
             else:
-                have = {entity.input, *entity.outputs}
+                have = {entity.input, *(entity.outputs if entity.outputs is not None else (None,))}
         elif key == "source":
             have = {entity.id} if kind == "sources" else set()
         elif key == "processor":
             have = {entity.id} if kind == "processors" else set()
         else:
             have = {getattr(entity, key)} if kind != "materials" else set()
+        if None in have:
+            continue
         if not have.intersection(wanted):
             return False
     return True
@@ -325,8 +464,8 @@ def check_filters(sc: Scenario) -> list[Problem]:
         problems += _check_filter_ids(sc, rule.where, path)
         if _not_for_release(rule):
             continue  # check_release_filters names the key; matching nothing follows from it
-        kinds = RULE_TARGETS[rule.type]
-        if not any(filter_matches(rule.where, kind, e) for kind in kinds for e in getattr(sc, kind)):
+        kinds = RULE_TARGETS.get(rule.type, ())  # () : a type that did not validate
+        if kinds and not any(filter_matches(rule.where, kind, e) for kind in kinds for e in getattr(sc, kind)):
             what = " or ".join(k[:-1] for k in kinds)
             problems.append(Problem((*path, "where"), f"this {rule.type} rule's filter matches no {what}"))
     for i, lim in enumerate(sc.limits):
@@ -361,13 +500,21 @@ def check_limits(sc: Scenario) -> list[Problem]:
 
 
 def check_probabilities(sc: Scenario) -> list[Problem]:
-    """Scenario probabilities sum to 1 (within 1e-6)."""
+    """Scenario probabilities sum to 1 (within 1e-6), and none is 0.
+
+    A scenario of probability 0 weighs nothing in the objective, so its plan is whatever the other
+    scenarios leave it and its cost means nothing; reporting them would mislead (docs/model.md)."""
     if not sc.scenarios:
         return []
+    problems = [
+        Problem(("scenarios", k, "probability"), f"scenario `{case.name}` has probability 0: its plan and cost "
+                "would mean nothing (it weighs nothing in the objective); remove it or give it a probability")
+        for k, case in enumerate(sc.scenarios) if case.probability == 0
+    ]
     total = sum(case.probability for case in sc.scenarios)
     if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-        return [Problem(("scenarios",), f"probabilities sum to {total:.9g}, not 1")]
-    return []
+        problems.append(Problem(("scenarios",), f"probabilities sum to {total:.9g}, not 1"))
+    return problems
 
 
 def check_disruptions(sc: Scenario) -> list[Problem]:
@@ -429,6 +576,79 @@ def check_home_country(sc: Scenario) -> list[Problem]:
                 f"{src.country}, not home_country {sc.home_country}")
         for i, src in enumerate(sc.sources) if src.region == "domestic" and src.country != sc.home_country
     ]
+
+
+#: A combination of processors gaining more than this (per unit of material fed in all) makes
+#: material from nothing; a cycle returning what it takes in, up to rounding, is fine.
+GAIN_TOLERANCE = 1e-9
+
+
+def check_processor_gain(sc: Scenario) -> list[Problem]:
+    """No combination of processors makes material from nothing.
+
+    Processor p turns one unit of its input into `yield[p, m]` units of each output m; run at rates
+    x >= 0 they change the amount of material m by
+        net_m(x) = sum_p x_p * (yield[p, m] - [m is the input of p]).
+    If net_m(x) >= 0 for every m and > 0 for some, the plan can loop material through them and sell
+    or use the surplus for free: a processor whose input is among its outputs with a yield above 1,
+    or a: x -> {y: 0.6, z: 0.6}, b: y -> x, c: z -> x (1 x returns 1.2 x). Such an x needs a cycle in
+    the material graph (input -> output), looked for first; only then a tiny LP decides:
+        maximise sum_m net_m(x)   s.t.   net_m(x) >= 0 for every m,   sum_p x_p <= 1,   x >= 0,
+    and an optimum above GAIN_TOLERANCE is a gain.
+    """
+    procs = [(i, p) for i, p in enumerate(sc.processors)
+             if isinstance(p.input, str) and p.outputs and all(math.isfinite(y) for y in p.outputs.values())]
+    edges = {(p.input, m) for _, p in procs for m, y in p.outputs.items() if y > 0}
+    if not _has_cycle(edges):
+        return []
+    from scipy.optimize import linprog
+
+    materials = sorted({m for edge in edges for m in edge} | {p.input for _, p in procs})
+    row = {m: r for r, m in enumerate(materials)}
+    net = np.zeros((len(materials), len(procs)))  # net[m, p]: material m per unit fed to p
+    for col, (_, p) in enumerate(procs):
+        net[row[p.input], col] -= 1.0
+        for m, y in p.outputs.items():
+            net[row[m], col] += y
+    result = linprog(-net.sum(axis=0), A_ub=np.vstack([-net, np.ones((1, len(procs)))]),
+                     b_ub=np.r_[np.zeros(len(materials)), 1.0], bounds=(0, None), method="highs")
+    if result.status != 0 or -result.fun <= GAIN_TOLERANCE:
+        return []
+    x = result.x / result.x.max()
+    used = [(col, i, p) for col, (i, p) in enumerate(procs) if x[col] > 1e-9]
+    units = {m.id: m.unit for m in sc.materials}
+    feeds = ", ".join(f"{x[col]:.4g} {units.get(p.input, '')} {p.input} to `{p.id}`".replace("  ", " ")
+                      for col, _, p in used)
+    gains = net @ x
+    extra = ", ".join(f"{gains[r]:.4g} {units.get(m, '')} {m}".replace("  ", " ")
+                      for m, r in row.items() if gains[r] > GAIN_TOLERANCE)
+    names = ", ".join(f"`{p.id}`" for _, _, p in used)
+    first = used[0][1]
+    return [Problem(("processors", first, "outputs"),
+                    f"{'processors' if len(used) > 1 else 'processor'} {names} make{'' if len(used) > 1 else 's'} "
+                    f"material from nothing: feeding {feeds} "
+                    f"gives all of it back and {extra} more; check the yields (a cycle of processors must not "
+                    "return more than it takes in)")]
+
+
+def _has_cycle(edges: set[tuple[str, str]]) -> bool:
+    """Whether a directed graph has a cycle (Kahn's algorithm: what cannot be ordered lies on one)."""
+    nodes = {n for edge in edges for n in edge}
+    indegree = dict.fromkeys(nodes, 0)
+    successors: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        successors[a].append(b)
+        indegree[b] += 1
+    ready = [n for n, d in indegree.items() if d == 0]
+    ordered = 0
+    while ready:
+        n = ready.pop()
+        ordered += 1
+        for m in successors[n]:
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                ready.append(m)
+    return ordered < len(nodes)
 
 
 # --- warnings: valid input that probably does not say what the planner means ---------------------
@@ -515,8 +735,70 @@ def _plural(word: str, names: list[str]) -> str:
     return f"{word}{'s' if len(names) != 1 else ''} {', '.join(names)}"
 
 
-#: Checks whose problems are warnings: printed and recorded, never stopping a run.
-WARNING_CHECKS = (warn_target_held_through_disruption,)
+def warn_lead_times(sc: Scenario) -> list[Problem]:
+    """A lead time (source or expansion) with which nothing can ever arrive within the horizon.
+
+    SPEC allows it (such orders and builds simply get no variables), but a planner who writes it
+    almost always meant something else: a shorter lead time, or a longer horizon."""
+    from optimizer.data import month_index, month_label  # data imports this module
+
+    hz = sc.horizon
+    length = PERIOD_MONTHS[hz.period]
+    start, periods = month_index(hz.start), hz.periods
+    end = month_label(start + periods * length)
+
+    def span(n: int) -> str:
+        return f"{n} {hz.period}{'s' if n != 1 else ''}"
+
+    problems = []
+    for kind, items in (("sources", sc.sources), ("processors", sc.processors)):
+        for i, item in enumerate(items):
+            lead = getattr(item, "lead_time", 0)
+            if lead:
+                first_order = 0
+                if item.available_from is not None:
+                    first_order = max(0, -(-(month_index(item.available_from) - start) // length))
+                never_available = first_order >= periods or (
+                    item.available_until is not None
+                    and start + first_order * length >= month_index(item.available_until))
+                if lead >= periods:
+                    problems.append(Problem((kind, i, "lead_time"), f"{span(lead)} is not shorter than the "
+                                            f"horizon ({span(periods)}): nothing ordered can arrive before it ends "
+                                            f"({end}), so `{item.id}` is never used"))
+                elif not never_available and first_order + lead >= periods:
+                    problems.append(Problem((kind, i, "lead_time"), f"{span(lead)}: ordered from "
+                                            f"{month_label(start + first_order * length)} at the earliest "
+                                            f"(available_from), nothing arrives before the horizon ends ({end}), "
+                                            f"so `{item.id}` is never used"))
+            if item.expansion is not None and item.expansion.lead_time >= periods:
+                problems.append(Problem((kind, i, "expansion", "lead_time"), f"{span(item.expansion.lead_time)} "
+                                        f"is not shorter than the horizon ({span(periods)}): capacity "
+                                        f"built for `{item.id}` can never be used before it ends ({end})"))
+    return problems
+
+
+def warn_countries(sc: Scenario) -> list[Problem]:
+    """A `country` that is not an assigned ISO 3166-1 alpha-2 code (nor INTL), with a did-you-mean."""
+    located = [(("home_country",), sc.home_country)] if sc.home_country is not None else []
+    for kind in ("sources", "processors"):
+        located += [((kind, i, "country"), item.country) for i, item in enumerate(getattr(sc, kind))]
+    used = [code for _, code in located]
+    problems = []
+    for path, code in located:
+        if not countries.is_known(code):
+            hint = countries.suggestion(code, used)
+            problems.append(Problem(path, f"`{code}` is not an assigned ISO 3166-1 alpha-2 country code (nor "
+                                          f"INTL)" + (f"; did you mean `{hint}`?" if hint else "")))
+    return problems
+
+
+#: Checks of a valid scenario whose findings are warnings: printed and recorded, never stopping a run
+#: (same shape as the error checks of `check_scenario`; `optimize validate --strict` makes them errors).
+WARNING_CHECKS = (
+    warn_target_held_through_disruption,
+    warn_lead_times,
+    warn_countries,
+)
 
 
 def scenario_warnings(sc: Scenario) -> list[str]:
@@ -526,14 +808,15 @@ def scenario_warnings(sc: Scenario) -> list[str]:
 
 
 def _named_path(sc: Scenario, path: tuple[Any, ...]) -> str:
-    """`("scenarios", 1, "events", 0)` -> `scenarios[full-ban].events[0]` (an unnamed item keeps its index)."""
+    """`("scenarios", 1, "events", 0)` -> `scenarios[full-ban].events[0]`: list items named by their id or
+    name where they have one (an unnamed item, or one past the end, keeps its index)."""
     out, node = "", sc
     for part in path:
         if isinstance(part, int):
-            node = node[part]
-            name = getattr(node, "id", None) or getattr(node, "name", None)
-            out += f"[{name if name else part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            label = getattr(node, "id", None) or getattr(node, "name", None)
+            out += f"[{label if isinstance(label, str) else part}]"
         else:
-            node = getattr(node, part)
-            out += f".{part}" if out else part
-    return out
+            out += f".{part}" if out else str(part)
+            node = getattr(node, part, None) if isinstance(node, BaseModel) else None
+    return out or "(top level)"

@@ -72,6 +72,12 @@ class _Stopped(Exception):
         self.command = command
 
 
+# `\[`: Typer reads help as rich markup, where `[0]` would be taken for a tag and vanish.
+SET_HELP = ("Override a field before validation: PATH=VALUE, e.g. risk.aversion=0.5 or sources\\[0].price=400000 "
+            "(list items by index or by id; repeatable).")
+PRICES_HELP = "CSV `source,price` or `source,from,price` replacing those sources' prices."
+
+
 class DefaultRunGroup(TyperGroup):
     """`optimize SCENARIO.yaml ...` is `optimize run SCENARIO.yaml ...` (the default command); file-list
     options take several files; a mistyped command gets a hint."""
@@ -186,10 +192,8 @@ def run_command(
     extension: Annotated[Optional[Path], typer.Option("--extension", help="Python file with extend(model, data): "
                                                       "constraints and objective terms of your own, added to the "
                                                       "Pyomo model before the solve (docs/extensions.md).")] = None,
-    prices: Annotated[Optional[Path], typer.Option("--prices", help="CSV `source,price` or `source,from,price` "
-                                                   "replacing those sources' prices.")] = None,
-    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE, e.g. "
-                                                      "sources[cn-dy].price=400000 (repeatable).")] = None,
+    prices: Annotated[Optional[Path], typer.Option("--prices", help=PRICES_HELP)] = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help=SET_HELP)] = None,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Result folder of the previous plan: "
                                                      "stay as close to its purchases as the gap allows.")] = None,
     stability_gap: Annotated[float, typer.Option("--stability-gap", min=0, help="Relative objective slack "
@@ -249,16 +253,21 @@ def run_command(
 @app.command("validate")
 def validate_command(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
-    prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV to check with it.")] = None,
-    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE (repeatable).")
-                    ] = None,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help=SET_HELP)] = None,
+    prices: Annotated[Optional[Path], typer.Option("--prices", help=PRICES_HELP)] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1 if any).")] = False,
 ) -> None:
-    """Check a scenario file (with --set and --prices as a run applies them); list every problem at once."""
+    """Check a scenario file (with --set and --prices as a run applies them); list every problem at once
+    (exit 1 if any), then every warning (exit 1 under --strict)."""
     from optimizer.checks import scenario_warnings
     from optimizer.pipeline import load_scenario
 
     sc = load_scenario(scenario, sets or (), prices)
-    _warn(scenario_warnings(sc))
+    warnings = scenario_warnings(sc)
+    _warn(warnings)
+    if strict and warnings:
+        raise UsageError(f"{scenario}: {len(warnings)} warning{'s' if len(warnings) != 1 else ''}, "
+                         "errors under --strict")
     counts = [(len(sc.materials), "material"), (len(sc.sources), "source"), (len(sc.processors), "processor"),
               (len(sc.cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
     words = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
@@ -303,8 +312,10 @@ def diff_command(
     old: Annotated[Path, typer.Argument(help="Result folder before.", show_default=False)],
     new: Annotated[Path, typer.Argument(help="Result folder after.", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="md (a pull-request comment), text or json.")] = "md",
-    tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="Hide changes of at most this size.")] = 1e-6,
-    fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="Exit 1 when anything changed.")] = False,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="Hide plan changes (quantities, money) of at "
+                                             "most this size; every input change is shown.")] = 1e-6,
+    fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="Exit 1 when an input or (beyond the "
+                                                 "tolerance) the plan changed.")] = False,
     top: Annotated[int, typer.Option("--top", min=1, help="Rows shown per section (md, text).")] = 10,
 ) -> None:
     """What changed between two result folders: cost, shortfall, spend by region, purchases, inputs."""

@@ -9,12 +9,15 @@ Renderers: Markdown (a pull-request comment), plain text and JSON.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.errors import BadInputError
@@ -66,7 +69,9 @@ def _read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultFolderError(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise ResultFolderError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise ResultFolderError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}): truncated or edited?") from None
+    except RecursionError:
+        raise ResultFolderError(f"{path}: nested too deeply to be a file `optimize` wrote") from None
 
 
 def _typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -82,14 +87,23 @@ def _typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def read_table(folder: Path, name: str) -> pd.DataFrame | None:
-    """One result table from `name`.csv (or `name`.parquet); None when the folder has neither."""
+    """One result table from `name`.csv (or `name`.parquet); None when the folder has neither.
+
+    A table that is not as `optimize` writes it (a hand-edited header, a truncated file, a short or
+    long row, a non-number) is an error naming the file and line: compared as it is, it would show
+    rows removed or changed that never were."""
     csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
     try:
         if csv.is_file():
+            data = csv.read_bytes()
+            _check_csv_shape(csv, name, data)
             # keep_default_na=False: a country code "NA" (Namibia) is text, not a missing value.
-            raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
+            raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+            first_line = 2
         elif parquet.is_file():
             raw = pd.read_parquet(parquet)
+            _check_columns(parquet, name, [str(c) for c in raw.columns])
+            first_line = None
         else:
             return None
     except (OSError, ValueError, ImportError) as exc:
@@ -99,16 +113,59 @@ def read_table(folder: Path, name: str) -> pd.DataFrame | None:
             values = pd.to_numeric(raw[col].replace("", None), errors="coerce")
             bad = values.isna() & raw[col].notna() & (raw[col].astype(str) != "")
             if bad.any():
-                raise ResultFolderError(f"{folder / (name + '.csv')}: column {col} has a non-number "
-                                        f"{raw[col][bad].iloc[0]!r}")
+                row = int(bad.to_numpy().argmax())
+                where = f"{csv}:{row + first_line}" if first_line else f"{parquet} (row {row + 1})"
+                raise ResultFolderError(f"{where}: column {col} has a non-number {raw[col].iloc[row]!r}")
     return _typed(raw, name)
+
+
+def _check_columns(path: Path, name: str, columns: list[str]) -> None:
+    """The columns `optimize` writes in table `name`, each once, and no other."""
+    expected = TABLES[name].column_names
+    missing = [c for c in expected if c not in columns]
+    unknown = [c for c in columns if c not in expected or columns.count(c) > 1]
+    if missing or unknown:
+        what = "; ".join(part for part in (f"no column {', '.join(missing)}" if missing else "",
+                                           f"unknown column {', '.join(dict.fromkeys(unknown))}" if unknown else "")
+                         if part)
+        where = f"{path}:1" if path.suffix == ".csv" else str(path)
+        raise ResultFolderError(f"{where}: {what} (the header of the {name} table is `{','.join(expected)}`; "
+                                "was it edited?)")
+
+
+def _check_csv_shape(path: Path, name: str, data: bytes) -> None:
+    """Header as written, every line with as many values, and a final line break (else: truncated)."""
+    if not data.strip():
+        raise ResultFolderError(f"{path} is empty (not even a header line): truncated?")
+    header = data[: data.find(b"\n")] if b"\n" in data else data
+    _check_columns(path, name, header.decode("utf-8", "replace").rstrip("\r").split(","))
+    if not data.endswith(b"\n"):
+        last = data.count(b"\n") + 1
+        raise ResultFolderError(f"{path}:{last}: the file ends in the middle of a line: truncated?")
+    # values per line, counted on the bytes (the tables hold no quoted text, so every comma separates)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    commas = np.cumsum(buf == ord(","))[ends]
+    values = np.diff(commas, prepend=0) + 1
+    wrong = np.flatnonzero(values != len(TABLES[name].column_names))
+    if len(wrong):
+        line = int(wrong[0]) + 1
+        start = int(ends[line - 2]) + 1 if line > 1 else 0
+        if int(ends[line - 1]) - start <= 1:  # `\n` or `\r\n` alone
+            raise ResultFolderError(f"{path}:{line}: an empty line (the tables have none): was it edited?")
+        raise ResultFolderError(f"{path}:{line}: expected {len(TABLES[name].column_names)} values, got "
+                                f"{int(values[line - 1])}: a short or long row (truncated or edited?)")
 
 
 def load_folder(path: str | Path) -> ResultFolder:
     """Read a result folder written by `optimize`; raise ResultFolderError when it is not one."""
     path = Path(path)
-    if not path.exists():
-        raise ResultFolderError(f"{path}: no such folder")
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ResultFolderError(f"{path} is a symlink loop (too many levels of symbolic links)") from None
+        raise ResultFolderError(f"{path}: no such folder") from None
     if not path.is_dir():
         raise ResultFolderError(f"{path} is not a folder (expected a result folder written by `optimize`)")
     summary_path = path / "summary.json"
@@ -118,7 +175,11 @@ def load_folder(path: str | Path) -> ResultFolder:
     summary = _read_json(summary_path)
     if not isinstance(summary, dict) or "status" not in summary:
         raise ResultFolderError(f"{summary_path} is not a result summary (no `status`)")
-    scenario = _read_json(path / "scenario.json") if (path / "scenario.json").is_file() else None
+    scenario = None
+    if (path / "scenario.json").is_file():
+        scenario = _read_json(path / "scenario.json")
+        if not isinstance(scenario, dict):
+            raise ResultFolderError(f"{path / 'scenario.json'} is not a scenario (not a JSON object)")
     tables: dict[str, pd.DataFrame] = {}
     missing = []
     for name in TABLES:
@@ -127,7 +188,7 @@ def load_folder(path: str | Path) -> ResultFolder:
             missing.append(name)
             df = _typed(pd.DataFrame(), name)
         tables[name] = df
-    return ResultFolder(path, summary, tables, scenario if isinstance(scenario, dict) else None, missing)
+    return ResultFolder(path, summary, tables, scenario, missing)
 
 
 # --- the diff ----------------------------------------------------------------------------------
@@ -147,19 +208,19 @@ class Diff:
     sources: list[dict]
     stockpile: list[dict]
     tables: dict[str, dict]
-    inputs: list[dict] | None
+    inputs: list[dict]
+    """Every change of the validated scenario, however small (the tolerance is for plan quantities)."""
     notes: list[str]
 
     @property
     def changed(self) -> bool:
-        """True when anything (results or inputs) changed by more than the tolerance."""
+        """True when any input changed, or any plan figure by more than the tolerance."""
         return bool(
             self.status["old"] != self.status["new"]
             or any(row["changed"] for row in self.headline)
             or self.purchases or self.sources or self.stockpile
             or any(sum(t.values()) for t in self.tables.values())
             or self.inputs
-            or any(n.startswith("inputs differ") for n in self.notes)
         )
 
     def to_dict(self) -> dict:
@@ -374,14 +435,17 @@ def _scalar_list(x: Any) -> bool:
     return isinstance(x, list) and all(not isinstance(v, (dict, list)) for v in x)
 
 
-def input_changes(old: Any, new: Any, tol: float = DEFAULT_TOLERANCE, path: str = "") -> list[dict]:
-    """Changed paths between two JSON values, e.g. `sources[cn-dy].price` (ids instead of list indexes)."""
+def input_changes(old: Any, new: Any, path: str = "") -> list[dict]:
+    """Changed paths between two JSON values, e.g. `sources[cn-dy].price` (ids instead of list indexes).
+
+    Every change counts, however small: `--tolerance` is about plan quantities, and a rate, share or
+    probability that moved by 0.01 is a change of the scenario (issue 11)."""
     out: list[dict] = []
-    _walk(old, new, path, tol, out)
+    _walk(old, new, path, out)
     return out
 
 
-def _walk(old: Any, new: Any, path: str, tol: float, out: list[dict]) -> None:
+def _walk(old: Any, new: Any, path: str, out: list[dict]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new), key=str):
             sub = f"{path}.{key}" if path else str(key)
@@ -390,7 +454,7 @@ def _walk(old: Any, new: Any, path: str, tol: float, out: list[dict]) -> None:
             elif key not in new:
                 out.append({"path": sub, "change": "removed", "old": old[key], "new": None})
             else:
-                _walk(old[key], new[key], sub, tol, out)
+                _walk(old[key], new[key], sub, out)
         return
     if isinstance(old, list) and isinstance(new, list):
         ko, kn = _keyed(old), _keyed(new)
@@ -402,12 +466,12 @@ def _walk(old: Any, new: Any, path: str, tol: float, out: list[dict]) -> None:
                 elif key not in kn:
                     out.append({"path": sub, "change": "removed", "old": ko[key], "new": None})
                 else:
-                    _walk(ko[key], kn[key], sub, tol, out)
+                    _walk(ko[key], kn[key], sub, out)
             return
         if _scalar_list(old) and _scalar_list(new) and len(old) == len(new):
             inner: list[dict] = []
             for i, (a, b) in enumerate(zip(old, new)):
-                _walk(a, b, f"{path}[{i}]", tol, inner)
+                _walk(a, b, f"{path}[{i}]", inner)
             if len(inner) > 3:  # a series changed in many periods: one line with the whole value
                 out.append({"path": path, "change": "changed", "old": old, "new": new})
             else:
@@ -423,10 +487,10 @@ def _walk(old: Any, new: Any, path: str, tol: float, out: list[dict]) -> None:
             elif i >= len(new):
                 out.append({"path": sub, "change": "removed", "old": old[i], "new": None})
             else:
-                _walk(old[i], new[i], sub, tol, out)
+                _walk(old[i], new[i], sub, out)
         return
     if _is_number(old) and _is_number(new):
-        if abs(float(new) - float(old)) > tol:
+        if float(new) != float(old):
             out.append({"path": path, "change": "changed", "old": old, "new": new})
         return
     if old != new:
@@ -441,18 +505,18 @@ def diff_folders(old: ResultFolder | str | Path, new: ResultFolder | str | Path,
     if not isinstance(new, ResultFolder):
         new = load_folder(new)
     tol = float(tolerance)
+    for folder in (old, new):
+        if folder.scenario is None:  # never claim the inputs are the same without seeing both
+            raise ResultFolderError(f"{folder.path / 'scenario.json'} is missing: the input changes cannot be "
+                                    "told (every folder `optimize` writes has one)")
     notes = []
-    for folder, which in ((old, "old"), (new, "new")):
-        if folder.missing:
-            notes.append(f"{which} folder has no {', '.join(folder.missing)} table (compared as empty)")
-    if old.scenario is not None and new.scenario is not None:
-        inputs: list[dict] | None = input_changes(old.scenario, new.scenario, tol)
-    else:
-        inputs = None
-        if old.summary.get("scenario_sha256") != new.summary.get("scenario_sha256"):
-            notes.append("inputs differ (scenario_sha256), but scenario.json is missing: input changes unknown")
-        else:
-            notes.append("scenario.json is missing; both folders have the same scenario_sha256")
+    for name in TABLES:
+        lacking = [f.path for f in (old, new) if name in f.missing]
+        if len(lacking) == 1:  # compared with an empty table, every row would show as added or removed
+            raise ResultFolderError(f"{lacking[0]} has no {name} table ({name}.csv or {name}.parquet) and the other "
+                                    "folder has one: truncated or written with another --format?")
+        if lacking:
+            notes.append(f"neither folder has a {name} table (not compared)")
     return Diff(
         old=old.label,
         new=new.label,
@@ -464,7 +528,7 @@ def diff_folders(old: ResultFolder | str | Path, new: ResultFolder | str | Path,
         sources=source_changes(old.tables["purchases"], new.tables["purchases"], tol),
         stockpile=stockpile_changes(old.tables["stockpile"], new.tables["stockpile"], tol),
         tables=table_changes(old, new, tol),
-        inputs=inputs,
+        inputs=input_changes(old.scenario, new.scenario),
         notes=notes,
     )
 
@@ -599,9 +663,9 @@ def _markdown(d: Diff, top: int) -> str:
     if not d.changed:
         main = {r["metric"]: r for r in d.headline}
         obj = main.get("objective", {}).get("new")
-        lines.append(f"**No change** beyond tolerance {d.tolerance:g}: status {d.status['new']}, objective "
-                     f"{fmt_amount(obj)} {cur}; the same purchases, stockpiles and inputs.")
-        lines += [f"_{n}_" for n in d.notes if not n.startswith("scenario.json is missing")]
+        lines.append(f"**No change**: the same inputs, and no plan figure moved by more than {d.tolerance:g} "
+                     f"(status {d.status['new']}, objective {fmt_amount(obj)} {cur}).")
+        lines += [f"_{n}_" for n in d.notes]
         return "\n".join(lines) + "\n"
     if d.status["old"] != d.status["new"]:
         lines += [f"**Status changed: {d.status['old']} → {d.status['new']}**", ""]
@@ -621,7 +685,7 @@ def _markdown(d: Diff, top: int) -> str:
             lines.append(f"- `{path}`: {_md_cell(what)}")
         if more := _more(len(d.inputs), len(shown), "input changes"):
             lines.append(f"- {more}")
-    elif d.inputs is not None:
+    else:
         lines += ["", "Inputs are identical: the change comes from the solver or the code, not the scenario."]
     if d.purchases:
         lines += ["", f"#### Purchases that changed most ({len(d.purchases)} material/source/scenario totals)", "",
@@ -658,7 +722,7 @@ def _markdown(d: Diff, top: int) -> str:
     if tables := _tables_line(d.tables):
         footer.append(f"Rows: {tables}.")
     footer += [f"_{n}_" for n in d.notes]
-    footer.append(f"Changes of at most {d.tolerance:g} are hidden.")
+    footer.append(f"Plan changes of at most {d.tolerance:g} are hidden; every input change is shown.")
     lines += ["", " ".join(footer)]
     return "\n".join(lines) + "\n"
 
@@ -678,8 +742,8 @@ def render_text(d: Diff, top: int = DEFAULT_TOP) -> str:
     lines = [f"Plan diff: {d.old} -> {d.new}"]
     if not d.changed:
         obj = next((r["new"] for r in d.headline if r["metric"] == "objective"), None)
-        lines.append(f"No change beyond tolerance {d.tolerance:g} (status {d.status['new']}, "
-                     f"objective {fmt_amount(obj)} {cur}).")
+        lines.append(f"No change: the same inputs, and no plan figure moved by more than {d.tolerance:g} "
+                     f"(status {d.status['new']}, objective {fmt_amount(obj)} {cur}).")
         return "\n".join(lines) + "\n"
     if d.status["old"] != d.status["new"]:
         lines.append(f"Status changed: {d.status['old']} -> {d.status['new']}")
@@ -694,7 +758,7 @@ def render_text(d: Diff, top: int = DEFAULT_TOP) -> str:
             lines.append(f"  {path}: {what}")
         if more := _more(len(d.inputs), min(len(d.inputs), max(top, 1)), "input changes"):
             lines.append(f"  {more.replace('`', '')}")
-    elif d.inputs is not None:
+    else:
         lines += ["", "Inputs are identical."]
     if d.purchases:
         lines += ["", "Purchases that changed most:"]

@@ -71,13 +71,17 @@ Position = tuple[int, int] | Cell
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: where (field path, file position) and what."""
+    """One thing wrong with the input: where (field path, file position or argument) and what."""
 
     path: tuple[str | int, ...]
     message: str
     position: Position | None = None
+    origin: str | None = None
+    """The command-line argument that gave the field (`--set risk.aversion=2`), named instead of a file."""
 
     def render(self, file: str | None = None) -> str:
+        if self.origin:
+            return f"{self.origin}: {self.message}"
         if isinstance(self.position, Cell):
             where = f"{file}:{self.position}: " if file else f"{self.position}: "
             if not self.path:  # a problem with the workbook's layout: the cell says where

@@ -16,79 +16,90 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
-from optimizer.data import Calendar
+from optimizer.data import Calendar, month_label
 from optimizer.errors import Problem, ScenarioError
+from optimizer.loader import load_document, read_input_bytes
 from optimizer.spec import MONTH_RE, Scenario
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
 
 
-def parse_value(text: str) -> Any:
-    """A `--set` value as YAML (numbers, lists `[1, 2]`, mappings `{2027-01: 5}`, strings)."""
+def parse_value(text: str, argument: str = "--set") -> Any:
+    """A `--set` value as YAML (numbers, lists `[1, 2]`, mappings `{2027-01: 5}`, strings), read by the
+    scenario file's loader and within its limits; text that is not YAML (or too deep, too large) is
+    taken as a string, for validation to judge."""
     try:
-        value = YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
+        value, smap = load_document(text, argument)
+    except ScenarioError:
         return text
+    if smap.problems:  # a duplicate key in a mapping value
+        raise ScenarioError([Problem(p.path, p.message, origin=argument) for p in smap.problems])
     return text if value is None and text.strip() not in ("null", "~") else value
 
 
-def apply_set(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
-    """Apply one `PATH=VALUE` to the raw scenario dict (in place) and return it.
+def apply_set(raw: dict[str, Any], assignment: str) -> tuple[str | int, ...]:
+    """Apply one `PATH=VALUE` to the raw scenario dict (in place); return the path of the field it set.
 
     PATH is dotted, with list items by index or by id/name: `sources[cn-dy].price`,
-    `scenarios[embargo].probability`, `materials[0].stockpile.target`, `risk.aversion`.
+    `scenarios[embargo].probability`, `materials[0].stockpile.target`, `risk.aversion`. Every problem
+    names the argument as typed (`--set PATH=VALUE: ...`).
     """
+    argument = f"--set {assignment}"
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError([Problem((), message, origin=argument)])
+
     if "=" not in assignment:
-        raise ScenarioError([Problem(("--set",), f"`{assignment}` is not PATH=VALUE")])
+        raise fail("not PATH=VALUE (e.g. --set risk.aversion=0.5)")
     path_text, value_text = assignment.split("=", 1)
     path_text = path_text.strip()
     steps: list[str | int | tuple[str]] = []
     for part in path_text.split("."):
         match = _SEGMENT.fullmatch(part)
         if match is None:
-            raise ScenarioError([Problem(("--set",), f"cannot read the path `{path_text}` (at `{part}`)")])
+            raise fail(f"cannot read the path `{path_text}` (at `{part}`)")
         steps.append(match.group(1))
         for key in re.findall(r"\[([^\]]+)\]", match.group(2)):
             steps.append(int(key) if key.isdigit() else (key,))
     node: Any = raw
+    done: list[str | int] = []
     for i, step in enumerate(steps):
         last = i == len(steps) - 1
         where = path_text if last else ".".join(str(s) for s in steps[: i + 1])
         if isinstance(step, str):
             if not isinstance(node, dict):
-                raise ScenarioError([Problem(("--set",), f"`{where}`: not a mapping in the scenario")])
+                raise fail(f"`{where}`: not a mapping in the scenario")
+            done.append(step)
             if last:
-                node[step] = parse_value(value_text)
-                return raw
+                node[step] = parse_value(value_text, argument)
+                return tuple(done)
             if step not in node:
                 if isinstance(steps[i + 1], (int, tuple)):
                     hint = difflib.get_close_matches(step, list(node), n=1)
-                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: no `{step}` list in the scenario"
-                                                 + (f"; did you mean `{hint[0]}`?" if hint else ""))])
+                    raise fail(f"no `{step}` list in the scenario" + (f"; did you mean `{hint[0]}`?" if hint else ""))
                 node[step] = {}  # e.g. --set risk.aversion=0.5 on a file without a risk section
             node = node[step]
         else:
             if not isinstance(node, list):
-                raise ScenarioError([Problem(("--set",), f"`{where}`: not a list in the scenario")])
+                raise fail(f"`{where}`: not a list in the scenario")
             if isinstance(step, int):
                 if step >= len(node):
-                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: index {step} out of range")])
+                    raise fail(f"index {step} is out of range: the list has {len(node)} items")
                 index = step
             else:
                 ids = [item.get("id", item.get("name")) if isinstance(item, dict) else None for item in node]
                 if step[0] not in ids:
                     hint = difflib.get_close_matches(step[0], [str(x) for x in ids if x], n=1)
-                    raise ScenarioError([Problem(("--set",), f"`{path_text}`: no item `{step[0]}`"
-                                                 + (f"; did you mean `{hint[0]}`?" if hint else ""))])
+                    raise fail(f"no item `{step[0]}` in `{'.'.join(str(s) for s in done)}`"
+                               + (f"; did you mean `{hint[0]}`?" if hint else ""))
                 index = ids.index(step[0])
+            done.append(index)
             if last:
-                node[index] = parse_value(value_text)
-                return raw
+                node[index] = parse_value(value_text, argument)
+                return tuple(done)
             node = node[index]
-    return raw
+    return tuple(done)
 
 
 @dataclass(frozen=True)
@@ -104,22 +115,25 @@ class PriceRow:
 
 def read_prices(path: str | Path) -> list[PriceRow]:
     """Read a price CSV (`source,price` or `source,from,price`); every problem names its line."""
-    path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise ScenarioError([Problem((), "price file not found" if not path.exists() else "not a file")], file=name)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_input_bytes(path, "price file").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ScenarioError([Problem((), "not UTF-8 text")], file=name) from None
     return parse_prices(text, name)
 
 
 def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
+    """The rows of a price file. A file with a header and no rows is an error, not a no-op: a nightly
+    job fed a truncated file must not quietly re-plan on the old prices."""
     if "\x00" in text:
         raise ScenarioError([Problem((), "the file contains NUL bytes: not a CSV file")], file=name)
     reader = csv.reader(io.StringIO(text))
-    rows = list(reader)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ScenarioError([Problem((), f"not a readable CSV file: {exc}", (reader.line_num, 1))],
+                            file=name) from None
     if not rows:
         raise ScenarioError([Problem((), "the price file is empty: expected a header `source,price` "
                                          "or `source,from,price`")], file=name)
@@ -157,6 +171,9 @@ def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
             continue
         seen[key] = line_no
         out.append(PriceRow(source, month, price, line_no, name))
+    if not out and not problems:
+        raise ScenarioError([Problem((), "the price file has a header but no prices: a truncated file? (a run "
+                                         "on it would keep every old price)", (1, 1))], file=name)
     if problems:
         raise ScenarioError(problems, file=name)
     return out
@@ -180,14 +197,20 @@ def price_series(sc: Scenario, rows: list[PriceRow]) -> dict[str, np.ndarray]:
 
 
 def apply_prices(sc: Scenario, rows: list[PriceRow]) -> Scenario:
-    """The scenario with the price series of the named sources replaced (unknown ids are errors)."""
+    """The scenario with the price series of the named sources replaced. An unknown source id, or a
+    `from` month after the horizon's end (a price that would never apply), is an error naming its line."""
     known = [s.id for s in sc.sources]
+    cal = Calendar.of(sc.horizon)
     problems = []
     for row in rows:
         if row.source not in known:
             hint = difflib.get_close_matches(row.source, known, n=1)
             problems.append(Problem(("source",), f"unknown source `{row.source}`"
                                     + (f"; did you mean `{hint[0]}`?" if hint else ""), (row.line, 1)))
+        if row.month is not None and cal.period_of(row.month) >= cal.periods:
+            end = month_label(cal.start + cal.periods * cal.length)
+            problems.append(Problem(("from",), f"{row.month} is after the horizon (it ends before {end}): this "
+                                               "price would never apply", (row.line, 1)))
     if problems:
         raise ScenarioError(problems, file=rows[0].file)
     return replace_prices(sc, price_series(sc, rows))

@@ -30,10 +30,11 @@ Route = Literal["direct", "pyomo"]
 
 def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path | None = None) -> Scenario:
     """Read and validate a scenario file (YAML or an Excel workbook), with `--set PATH=VALUE` overrides
-    applied before validation and a `--prices` CSV applied after; raises ScenarioError listing every problem."""
+    applied before validation (a problem in a field they set names the argument) and a `--prices` CSV
+    applied after; raises ScenarioError listing every problem."""
     raw, smap = read_scenario(path)
     for assignment in sets:
-        apply_set(raw, assignment)
+        smap.origins[apply_set(raw, assignment)] = f"--set {assignment}"
     scenario = validate(raw, smap)
     if prices is not None:
         scenario = apply_prices(scenario, read_prices(prices))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,7 +37,7 @@ PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 def _validate_month(value: Any) -> str:
     if not isinstance(value, str) or not MONTH_RE.match(value):
-        raise PydanticCustomError("month", f"expected a month as YYYY-MM (e.g. 2027-01), got {value!r}")
+        raise PydanticCustomError("month", f"expected a month as YYYY-MM (e.g. 2027-01), got {reprlib.repr(value)}")
     return value
 
 
@@ -49,7 +50,7 @@ Month = Annotated[
 
 def _number(value: Any, what: str = "a number") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PydanticCustomError("number", f"expected {what}, got {value!r}")
+        raise PydanticCustomError("number", f"expected {what}, got {reprlib.repr(value)}")  # any depth
     try:
         value = float(value)
     except OverflowError:

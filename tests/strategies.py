@@ -401,9 +401,7 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
     # scenarios
     K = min(max_scenarios, draw(st.sampled_from([2, 3] if hedging else [0, 1, 2, 2, 3, 3])))
     if K:
-        weights = [draw(st.integers(1 if hedging else 0, 4)) for _ in range(K)]
-        if sum(weights) == 0:
-            weights[0] = 1
+        weights = [draw(st.integers(1, 4)) for _ in range(K)]  # probability 0 is an error (docs/model.md)
         cases = []
         for k in range(K):
             case: dict[str, Any] = {"name": "base" if k == 0 else f"case-{k}", "probability": weights[k] / sum(weights)}

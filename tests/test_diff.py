@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,16 +151,40 @@ def test_json_format_parses(folders):
     assert text.startswith("Plan diff: old -> new") and "Input changes (1):" in text
 
 
-def test_tolerance_hides_small_changes(folders):
-    """A price change of 1e-4 shows by default and disappears (exit 0) with --tolerance 0.01."""
+def test_tolerance_hides_plan_changes_never_input_changes(folders):
+    """A price change of 1e-4 moves the plan by less than 0.01: with --tolerance 0.01 the plan changes are
+    hidden, the input change is still listed and --fail-on-change still exits 1."""
     d = diff_folders(folders["old"], folders["price"])
     assert d.changed and [c["path"] for c in d.inputs] == ["sources[cn].price"]
     assert "`sources[cn].price`: 10 → 10.0001" in render(d, "md")
     quiet = diff_folders(folders["old"], folders["price"], tolerance=0.01)
-    assert not quiet.changed and quiet.inputs == [] and not quiet.purchases
+    assert not quiet.purchases and not quiet.stockpile and not any(r["changed"] for r in quiet.headline)
+    assert [c["path"] for c in quiet.inputs] == ["sources[cn].price"] and quiet.changed
+    md = render(quiet, "md")
+    assert "`sources[cn].price`: 10 → 10.0001" in md and "No change" not in md and "identical" not in md
     proc = invoke("diff", str(folders["old"]), str(folders["price"]), "--tolerance", "0.01", "--fail-on-change")
-    assert proc.exit_code == 0, proc.output
-    assert invoke("diff", str(folders["old"]), str(folders["price"]), "--fail-on-change").exit_code == 1
+    assert proc.exit_code == 1, proc.output
+    assert invoke("diff", str(folders["old"]), str(folders["same"]), "--tolerance", "0.01",
+                  "--fail-on-change").exit_code == 0
+
+
+def test_readme_tolerance_example_shows_every_input_change(folders, tmp_path):
+    """README: `optimize diff OLD NEW --tolerance 1 --fail-on-change`. Rates, shares, probabilities and the
+    aversion all move by less than 1; every one is listed, and the inputs are never called identical."""
+    changed = copy.deepcopy(BASE)
+    changed["policies"][0]["rate"] = 1.2
+    changed["scenarios"] = [{"name": "base", "probability": 0.5}, {"name": "embargo", "probability": 0.5,
+                                                                    "events": []}]
+    changed["risk"] = {"aversion": 0.3}
+    new = solve_to(tmp_path / "new", changed)
+    readme = (ROOT / "README.md").read_text()
+    assert "optimize diff OLD NEW --tolerance 1 --fail-on-change" in readme
+    proc = run_cli("diff", str(folders["old"]), str(new), "--tolerance", "1", "--fail-on-change")
+    assert proc.returncode == 1, proc.stderr
+    for path in ("policies[us-tariff].rate", "scenarios[base].probability", "scenarios[embargo].probability",
+                 "risk.aversion"):
+        assert f"`{path}`" in proc.stdout, proc.stdout
+    assert "identical" not in proc.stdout and "No change" not in proc.stdout
 
 
 def test_input_paths_use_ids_and_names():
@@ -183,9 +208,65 @@ def test_bad_folders_exit_1_without_traceback(tmp_path, folders):
     broken.mkdir()
     (broken / "summary.json").write_text("{not json")
     for bad, words in ((tmp_path / "nope", "no such folder"), (tmp_path / "empty", "summary.json is missing"),
-                       (broken, "not valid JSON")):
+                       (broken, "summary.json:1: not valid JSON")):
         with pytest.raises(ResultFolderError, match=words):
             load_folder(bad)
     proc = run_cli("diff", str(folders["old"]), str(tmp_path / "empty"))
     assert proc.returncode == 1
     assert "summary.json is missing" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _edited(folders, tmp_path, edit) -> Path:
+    """A copy of the `new` folder with one file edited by `edit(folder)`."""
+    import shutil
+
+    copy_ = tmp_path / "edited"
+    shutil.copytree(folders["new"], copy_)
+    edit(copy_)
+    return copy_
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new, 1))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: _replace(f / "purchases.csv", "quantity", "qty"),
+     r"purchases.csv:1: no column quantity; unknown column qty \(the header of the purchases table is"),
+    (lambda f: _replace(f / "stockpile.csv", "level,", ""),
+     r"stockpile.csv:1: no column level \("),
+    (lambda f: (f / "purchases.csv").write_bytes((f / "purchases.csv").read_bytes()[:-7]),
+     r"purchases.csv:\d+: the file ends in the middle of a line: truncated\?"),
+    (lambda f: (f / "stockpile.csv").write_text("\n".join((f / "stockpile.csv").read_text().splitlines()[:3])
+                                                + "\nbase,2026-10,dy\n"),
+     r"stockpile.csv:4: expected 9 values, got 3: a short or long row"),
+    (lambda f: (f / "stockpile.csv").write_text("\n".join((f / "stockpile.csv").read_text().splitlines()[:3])
+                                                + "\n\n"),
+     r"stockpile.csv:4: an empty line"),
+    (lambda f: (f / "purchases.csv").write_text(""), r"purchases.csv is empty \(not even a header line\)"),
+    (lambda f: _replace(f / "prices.csv", "\n", "\nbase,2026-01,dy,abc\n"),
+     r"prices.csv:2: column shadow_price has a non-number 'abc'"),
+    (lambda f: (f / "scenario.json").unlink(), r"edited/scenario.json is missing: the input changes cannot be told"),
+    (lambda f: (f / "scenario.json").write_text('{"name": "x"'), r"scenario.json:1: not valid JSON"),
+    (lambda f: (f / "scenario.json").write_text("[1]"), r"scenario.json is not a scenario"),
+    (lambda f: (f / "expansion.csv").unlink(), r"edited has no expansion table \(expansion.csv or expansion.parquet\)"),
+    (lambda f: (f / "summary.json").unlink(), r"edited is not a result folder: summary.json is missing"),
+], ids=["renamed-column", "dropped-column", "truncated-mid-line", "short-row", "empty-line", "empty-file",
+        "non-number", "no-scenario-json", "broken-scenario-json", "scenario-json-not-object", "missing-table",
+        "missing-summary"])
+def test_diff_validates_both_folders(folders, tmp_path, edit, message):
+    """A hand-edited or truncated result folder: exit 1 naming the file (and line), never a diff that
+    reports every row removed or the inputs the same."""
+    bad = _edited(folders, tmp_path, edit)
+    for args in ((str(folders["old"]), str(bad)), (str(bad), str(folders["old"]))):
+        proc = invoke("diff", *args)
+        assert proc.exit_code == 1, proc.output
+        assert re.search(message, proc.output), proc.output
+        assert "Plan diff" not in proc.output and "Traceback" not in proc.output
+
+
+def test_symlink_loop_folder(tmp_path, folders):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    proc = invoke("diff", str(folders["old"]), str(loop))
+    assert proc.exit_code == 1 and "is a symlink loop" in proc.output

@@ -494,7 +494,10 @@ def test_every_problem_of_a_disruptions_section_at_once_with_lines():
     assert any(m.startswith("s.yaml:17:") and "annual_probability" in m for m in msgs)
     assert any(m.startswith("s.yaml:18:") and "duration" in m and "sum to 0.9" in m for m in msgs)
     assert any(m.startswith("s.yaml:20:") and "effects[0]" in m and "remove `from`" in m for m in msgs)
-    assert len(msgs) == 3  # cross-field checks wait for the types to be right
+    # the cross-field checks run as well, on what validated (issue 11, item 15)
+    assert any(m.startswith("s.yaml:20:") and "effects[0].where: this ban rule's filter matches no" in m for m in msgs)
+    assert any(m.startswith("s.yaml:21:") and "unknown material `dx`" in m for m in msgs)
+    assert len(msgs) == 6, msgs
 
 
 def test_cross_field_problems_of_a_disruptions_section():

@@ -111,6 +111,11 @@ def test_price_file_with_from_is_a_step_function():
     ("source,cost\ncn-dy,3\n", "expected columns"),
     ("source,price\ncn-dy,3\ncn-dy,4\n", "already priced on line 2"),
     ("", "empty"),
+    ("source,from,price\n", "p.csv:1:1: (top level): the price file has a header but no prices: a truncated file?"),
+    ("source,price\n\n \n", "the price file has a header but no prices"),
+    ("source,from,price\ncn-dy,2026-04,3\ncn-dy,2027-07,4\n",
+     "p.csv:3:1: from: 2027-07 is after the horizon (it ends before 2027-07): this price would never apply"),
+    ("source,price\n" + "x" * 200_000 + ",3\n", "p.csv:2:1: (top level): not a readable CSV file: field larger"),
 ])
 def test_bad_price_files_name_the_line(text, message):
     """Every price-file problem is bad input naming the CSV line."""
@@ -120,6 +125,64 @@ def test_bad_price_files_name_the_line(text, message):
     assert message in rendered
     if text:
         assert "p.csv:" in rendered
+
+
+def test_header_only_price_file_on_the_command_line(tmp_path):
+    """A nightly job fed a truncated price file stops with exit 1 naming the file; nothing is re-planned."""
+    path = write_scenario(tmp_path / "s.yaml", EMBARGO)
+    (tmp_path / "p.csv").write_text("source,from,price\n")
+    for command in (["validate", str(path)], [str(path), "--out", str(tmp_path / "o")]):
+        proc = run_cli(*command, "--prices", str(tmp_path / "p.csv"))
+        assert proc.returncode == 1 and f"{tmp_path / 'p.csv'}:1:1" in proc.stderr and "no prices" in proc.stderr
+        assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("risk.aversion=2", "--set risk.aversion=2: must be <= 1, got 2"),
+    ("sources[cn-dy].material=dyy", "--set sources[cn-dy].material=dyy: unknown material `dyy`; did you mean `dy`?"),
+    ("sources[cn-dy].expansion={max: 5}", "--set sources[cn-dy].expansion={max: 5}: sources[0].expansion.capex: "
+                                          "required field is missing"),
+    ("sources[cn-xx].price=1", "--set sources[cn-xx].price=1: no item `cn-xx` in `sources`; did you mean `cn-dy`?"),
+    ("risk.aversion", "--set risk.aversion: not PATH=VALUE (e.g. --set risk.aversion=0.5)"),
+    ("sources[9].price=1", "--set sources[9].price=1: index 9 is out of range: the list has 4 items"),
+    ("limits[0].max_share=0.5", "--set limits[0].max_share=0.5: no `limits` list in the scenario"),
+    ("risk={aversion: 1, aversion: 0}", "--set risk={aversion: 1, aversion: 0}: duplicate key `aversion`"),
+])
+def test_set_problems_name_the_argument_as_typed(assignment, message):
+    """A problem in a field a --set gave names that argument, not a position in the file (issue 11)."""
+    from optimizer.checks import validate as check
+    from optimizer.loader import SourceMap
+    from optimizer.overrides import apply_set as set_one
+
+    raw = {**MULTI, "sources": [dict(s) for s in MULTI["sources"]], "scenarios": [dict(c) for c in MULTI["scenarios"]]}
+    smap = SourceMap("s.yaml", {(): (1, 1)})
+    with pytest.raises(ScenarioError) as info:
+        smap.origins[set_one(raw, assignment)] = f"--set {assignment}"
+        check(raw, smap)
+    rendered = info.value.render()
+    assert message in rendered and "s.yaml:" not in rendered.split("\n", 1)[1], rendered
+
+
+def test_set_examples_of_the_help_readme_and_tutorial_work_as_written(tmp_path):
+    """Every --set example shown to users applies to the file it is shown with and validates."""
+    import re
+
+    from conftest import ROOT
+    from optimizer.cli import SET_HELP
+    from optimizer.pipeline import load_scenario
+
+    help_examples = [e.replace("\\[", "[") for e in re.findall(r"e\.g\. (\S+) or (\S+)", SET_HELP)[0]]
+    overrides = (ROOT / "README.md").read_text().split("### Re-solves")[1].split("### Stable")[0]
+    commands = overrides.split("```sh")[1].split("```")[0]
+    readme_examples = [a or b for a, b in re.findall(r"--set '([^']+)'|--set ([^\s']+)", commands)]
+    readme_examples += re.findall(r"`([\w\[\]-]+(?:\.[\w\[\]-]+)+=[^`]+)`", overrides)
+    tutorial = (ROOT / "docs" / "tutorial.md").read_text()
+    shown = {ROOT / "scenarios" / "baseline.yaml": help_examples + readme_examples,
+             ROOT / "docs" / "tutorial" / "dysprosium.yaml": re.findall(r"--set '([^']+)'", tutorial)}
+    assert len(readme_examples) == 4 and len(shown[ROOT / "docs" / "tutorial" / "dysprosium.yaml"]) == 5
+    for path, examples in shown.items():
+        for example in examples:
+            load_scenario(path, [example])
 
 
 def test_set_overrides_by_id_index_and_path():
@@ -140,7 +203,7 @@ def test_cli_set_is_validated_like_the_file(tmp_path):
     """An invalid --set value is reported like a file error (exit 1)."""
     path = write_scenario(tmp_path / "s.yaml", EMBARGO)
     proc = run_cli(str(path), "--set", "sources[cn].price=-5", "--out", str(tmp_path / "o"))
-    assert proc.returncode == 1 and "sources[0].price" in proc.stderr
+    assert proc.returncode == 1 and "--set sources[cn].price=-5: must be >= 0, got -5" in proc.stderr
     proc = run_cli(str(path), "--set", "sources[cn].price=5", "--json", "--out", str(tmp_path / "o"))
     assert proc.returncode == 0 and '"objective": 430.0' in proc.stdout
 

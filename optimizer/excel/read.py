@@ -15,11 +15,11 @@ from optimizer.excel.layout import (GENERAL, NOTE, README, SERIES, SERIES_CELL, 
                                     Location, PeriodStarts, Sheet, branch, get_path, layout_of, offered,
                                     period_starts, read_words)
 from optimizer.fields import whole_numbers
-from optimizer.loader import MAX_NODES, SourceMap, read_bytes, yaml_value
+from optimizer.loader import SourceMap, read_input_bytes, yaml_value
 from optimizer.spec import MONTH_RE
 
 #: Cells read at most (empty ones included): a larger sheet is refused rather than read for minutes.
-MAX_CELLS = 4 * MAX_NODES
+MAX_CELLS = 4_000_000
 Row = tuple[int, list[Any]]  # a row number and its cells' values, column A first
 
 
@@ -34,7 +34,7 @@ def read_workbook(path: str | Path, layout: Layout | None = None) -> tuple[dict[
 
 def _load(path: Path) -> dict[str, list[Row]]:
     """Every sheet's non-blank rows, with plain values (whole numbers as int, dates as YYYY-MM)."""
-    data = read_bytes(path)
+    data = read_input_bytes(path, "scenario file")
     name = str(path)
     from openpyxl import load_workbook
 
