@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.destination import Destination, check_destination, staged, write_files
-from optimizer.schema import TABLES, TEXT_COLUMNS
+from optimizer.schema import TEXT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 CSV_DIGITS = 10  # significant digits in CSV files
 JSON_DIGITS = 12  # significant digits in summary.json (SPEC: at least 10)
@@ -53,24 +54,36 @@ def round_significant(values: np.ndarray, digits: int = CSV_DIGITS) -> np.ndarra
     return out + 0.0
 
 
-def csv_bytes(df: pd.DataFrame, quoted: bool = False) -> bytes:
+def csv_bytes(data: pa.Table | pd.DataFrame, quoted: bool = False) -> bytes:
     """CSV bytes with the fixed number rule: rounded to CSV_DIGITS significant digits, written in
     shortest plain decimal form (10 not 10.0, 15000000000 not 1.5e+10; missing values empty), LF line
     ends, no quoting (ids, names and labels cannot contain commas, quotes or line breaks). `quoted`
-    (free text, such as a sweep's messages) quotes the cells that need it."""
+    (free text, such as a sweep's messages) quotes the cells that need it. Result tables come as
+    Arrow tables (no pandas in a run); a DataFrame is accepted for tables made by other commands."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    from optimizer.columns import to_floats
+
     columns = {}
-    for col in df.columns:
-        if df[col].dtype.kind == "f":
-            columns[col] = _plain_decimal(round_significant(df[col].to_numpy(dtype=float)))
-        elif str(df[col].dtype) == "str":  # pandas' Arrow-backed text: handed over as it is, missing -> null
-            columns[col] = pa.array(df[col].array, type=pa.string())
-        else:
-            columns[col] = pa.array([None if v is None or v != v else str(v) for v in df[col].tolist()],
-                                    type=pa.string())
-    table = pa.table(columns) if columns else pa.table({c: pa.array([], pa.string()) for c in df.columns})
+    if isinstance(data, pa.Table):
+        for col, values in zip(data.column_names, data.columns):
+            if pa.types.is_floating(values.type):
+                columns[col] = _plain_decimal(round_significant(to_floats(values)))
+            else:
+                columns[col] = values.cast(pa.string())
+        names = data.column_names
+    else:
+        for col in data.columns:
+            if data[col].dtype.kind == "f":
+                columns[col] = _plain_decimal(round_significant(data[col].to_numpy(dtype=float)))
+            elif str(data[col].dtype) == "str":  # pandas' Arrow-backed text: handed over as it is, missing -> null
+                columns[col] = pa.array(data[col].array, type=pa.string())
+            else:
+                columns[col] = pa.array([None if v is None or v != v else str(v) for v in data[col].tolist()],
+                                        type=pa.string())
+        names = list(data.columns)
+    table = pa.Table.from_arrays(list(columns.values()), names=names)
     if quoted:
         # Python's writer quotes only cells holding a comma, quote or line break; Arrow's "needed"
         # style would quote every text cell, numbers handed over as text included.
@@ -93,7 +106,9 @@ def _plain_decimal(values: np.ndarray):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(values, from_pandas=True)  # NaN -> empty cell
+    from optimizer.columns import floats, strings
+
+    array = floats(values)  # NaN -> empty cell
     size = np.abs(values)
     near = np.flatnonzero(np.isfinite(size) & ((size >= 1e9) | ((size > 0) & (size < 1e-5))))
     if not len(near):
@@ -104,7 +119,7 @@ def _plain_decimal(values: np.ndarray):
     plain = np.array(pc.cast(array, pa.string()).to_pylist(), dtype=object)
     for i in exponent:
         plain[i] = np.format_float_positional(values[i], unique=True, trim="-")
-    return pa.array(plain, type=pa.string())
+    return strings(plain.tolist())
 
 
 # --- optional formats: parquet (one file per table) and xlsx (results.xlsx, one sheet per table) ---
@@ -114,20 +129,21 @@ XLSX_MAX_ROWS = 1_048_575  # one row of an Excel sheet is the header
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def _columns(name: str, df: pd.DataFrame) -> dict[str, list]:
+def _columns(table: pa.Table) -> dict[str, list]:
     """Column -> values as in the CSV: text as str, numbers rounded to CSV_DIGITS significant digits."""
+    from optimizer.columns import to_floats
+
     out: dict[str, list] = {}
-    for col in (TABLES[name].column_names if df.empty else list(df.columns)):
-        values = df[col].tolist() if col in df.columns else []
+    for col, values in zip(table.column_names, table.columns):
         if col in TEXT_COLUMNS:
-            out[col] = ["" if v is None or v != v else str(v) for v in values]
+            out[col] = ["" if v is None else str(v) for v in values.to_pylist()]
         else:
-            rounded = round_significant(np.asarray(values, dtype=float))
+            rounded = round_significant(to_floats(values))
             out[col] = [None if v != v else float(v) for v in rounded.tolist()]
     return out
 
 
-def parquet_bytes(name: str, df: pd.DataFrame) -> bytes:
+def parquet_bytes(table: pa.Table) -> bytes:
     """One table as Parquet (typed columns, the CSV's numbers, no index); same bytes for the same table."""
     try:
         import pyarrow as pa
@@ -137,7 +153,7 @@ def parquet_bytes(name: str, df: pd.DataFrame) -> bytes:
 
         raise OptimizerError("--format parquet needs pyarrow: "
                              "pip install 'mineral-stockpile-optimizer[formats]'") from None
-    cols = _columns(name, df)
+    cols = _columns(table)
     table = pa.table({c: pa.array(v, type=pa.string() if c in TEXT_COLUMNS else pa.float64())
                       for c, v in cols.items()})
     out = io.BytesIO()
@@ -153,7 +169,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, data)]
 
 
-def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
+def xlsx_bytes(summary: dict, tables: dict[str, pa.Table]) -> bytes:
     """results.xlsx: a `summary` sheet (field, value) and one sheet per table; fixed timestamps."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
@@ -168,13 +184,13 @@ def xlsx_bytes(summary: dict, tables: dict[str, pd.DataFrame]) -> bytes:
     rows = _flatten(_round(summary))
     for key, value in sorted(rows, key=lambda kv: first.index(kv[0]) if kv[0] in first else len(first)):
         ws.append([key, value])
-    for name, df in tables.items():
-        if len(df) > XLSX_MAX_ROWS:
+    for name, table in tables.items():
+        if table.num_rows > XLSX_MAX_ROWS:
             from optimizer.errors import OptimizerError
 
-            raise OptimizerError(f"--format xlsx: the {name} table has {len(df)} rows, more than an Excel sheet "
-                                 f"holds ({XLSX_MAX_ROWS}); use --format csv or parquet")
-        cols = _columns(name, df)
+            raise OptimizerError(f"--format xlsx: the {name} table has {table.num_rows} rows, more than an Excel "
+                                 f"sheet holds ({XLSX_MAX_ROWS}); use --format csv or parquet")
+        cols = _columns(table)
         ws = wb.create_sheet(name)
         ws.freeze_panes = "A2"
         for i, col in enumerate(cols, start=1):
@@ -216,14 +232,13 @@ def result_files(solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[s
         from optimizer.disruptions import generate
 
         files["tree.json"] = json_bytes(generate(solution.scenario).to_json())
-    for name, df in solution.tables.items():
-        df = df.reindex(columns=TABLES[name].column_names) if df.empty else df
+    for name, table in solution.arrow_tables.items():
         if "csv" in formats:
-            files[f"{name}.csv"] = csv_bytes(df)
+            files[f"{name}.csv"] = csv_bytes(table)
         if "parquet" in formats:
-            files[f"{name}.parquet"] = parquet_bytes(name, df)
+            files[f"{name}.parquet"] = parquet_bytes(table)
     if "xlsx" in formats:
-        files["results.xlsx"] = xlsx_bytes(solution.summary, solution.tables)
+        files["results.xlsx"] = xlsx_bytes(solution.summary, solution.arrow_tables)
     return files
 
 

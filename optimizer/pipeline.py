@@ -177,8 +177,8 @@ def finish(form: Formulation, session: SolverSession, problem: StandardForm, res
 
 
 def import_output_stage() -> None:
-    """Import what turns solver values into tables, files and the terminal summary (pandas, pyarrow,
-    rich: ~0.3 s) while HiGHS solves on its own thread; take the one-off costs of first use (a
+    """Import what turns solver values into tables, files and the terminal summary (pyarrow, rich)
+    while HiGHS solves on its own thread; take the one-off costs of first use (a
     table, its CSV) and the package-metadata lookups of run.json there too."""
     import numpy as np
 
@@ -187,7 +187,7 @@ def import_output_stage() -> None:
     from optimizer.results import CodedTable
 
     csv_bytes(CodedTable({"key": np.array([1, 0]), "value": np.array([1.0, 2.0])}, {"key": ["a", "b"]})
-              .ordered_by(["key"]).frame())
+              .ordered_by(["key"]).arrow())
     package_versions()
 
 

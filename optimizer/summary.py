@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from optimizer.results import Solution
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def _money(x: float, currency: str) -> str:
@@ -26,6 +30,15 @@ def _scenarios_shown(scenarios: dict, most_probable: int = 10, costliest: int = 
     by_cost = [k for k in sorted(scenarios, key=lambda k: (-scenarios[k]["cost"], k)) if k not in by_probability]
     keep = set(by_probability + by_cost[:costliest])
     return [k for k in scenarios if k in keep]
+
+
+def top_purchases(purchases: pa.Table, top: int) -> list[dict]:
+    """The `top` rows of purchases.csv by spend (ties: scenario, period, source; a stable sort)."""
+    import pyarrow.compute as pc
+
+    order = pc.sort_indices(purchases, sort_keys=[("spend", "descending"), ("scenario", "ascending"),
+                                                  ("period", "ascending"), ("source", "ascending")])
+    return purchases.take(order[:top]).to_pylist()
 
 
 def print_summary(console: Console, solution: Solution, folder: Path | None = None, top: int = 10) -> None:
@@ -72,15 +85,14 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
         for region, v in sorted(s["spend_by_region"].items(), key=lambda kv: -kv[1]):
             table.add_row(region, _money(v, cur))
         console.print(table)
-    p = solution.purchases
-    if not p.empty:
-        table = Table(title=f"Top {min(top, len(p))} purchases by spend")
+    rows = top_purchases(solution.arrow_tables["purchases"], top)
+    if rows:
+        table = Table(title=f"Top {len(rows)} purchases by spend")
         for col in ("scenario", "period", "source", "material", "quantity", "landed", "spend"):
             table.add_column(col, justify="right" if col in ("quantity", "landed", "spend") else "left")
-        for row in p.sort_values(["spend", "scenario", "period", "source"], ascending=[False, True, True, True],
-                                 kind="stable").head(top).itertuples():
-            table.add_row(row.scenario, row.period, row.source, row.material, f"{row.quantity:,.3f}",
-                          f"{row.landed_cost:,.2f}", _money(row.spend, cur))
+        for row in rows:
+            table.add_row(row["scenario"], row["period"], row["source"], row["material"], f"{row['quantity']:,.3f}",
+                          f"{row['landed_cost']:,.2f}", _money(row["spend"], cur))
         console.print(table)
     if folder is not None:
         console.print(f"Results written to {folder}/")

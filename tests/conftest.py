@@ -11,8 +11,8 @@ from hypothesis import settings
 
 # `make test` and CI run the same examples every time (a red run is reproducible, a green one is not
 # luck); HYPOTHESIS_PROFILE=explore draws new examples on each run to hunt for counter-examples.
-settings.register_profile("default", derandomize=True, print_blob=True)
-settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.register_profile("default", derandomize=True, print_blob=True, deadline=None)  # shared, loaded CI machines
+settings.register_profile("explore", derandomize=False, print_blob=True, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parents[1]

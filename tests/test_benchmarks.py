@@ -110,6 +110,19 @@ def test_nothing_for_the_output_stage_is_imported_before_the_solve():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_run_never_imports_pandas_or_pyomo(tmp_path):
+    """A whole `optimize SCENARIO.yaml` (summary printed, folder written) makes and writes its tables
+    in Arrow (optimizer.columns) and never imports pandas (~0.3 s, as much as NumPy and HiGHS
+    together) or Pyomo: issue 13's start-up budget (benchmarks/startup.py)."""
+    code = ("import sys\n"
+            "from optimizer.cli import run\n"
+            f"code = run(['{ROOT / 'scenarios' / 'baseline.yaml'}', '--out', '{tmp_path / 'plan'}'])\n"
+            "print(code, sorted(m for m in ('pandas', 'pyomo') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
+    assert (tmp_path / "plan" / "purchases.csv").read_text().startswith("scenario,period,source,")
+
+
 def test_meanwhile_runs_beside_highs_and_an_interrupt_there_cancels_the_solve():
     """The medium LP takes HiGHS over a second here. Work passed as `meanwhile` runs while it solves
     (same optimum as without it); Ctrl-C during that work switches HiGHS's interrupt callback on,

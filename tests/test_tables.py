@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimizer.results import CodedTable, _weighted_totals
+from optimizer.results import CodedTable, _weighted_totals, dataframe
 
 NAMES = st.lists(st.text(alphabet="abAB-_09é", min_size=1, max_size=4), min_size=1, max_size=6, unique=True)
 
@@ -27,15 +27,15 @@ def tables(draw):
 @given(tables())
 def test_ordering_on_codes_equals_sorting_the_text(table):
     """Rows ordered by (a, b) on codes come out as pandas' stable sort of the text columns."""
-    expected = table.frame().sort_values(["a", "b"], kind="stable").reset_index(drop=True)
-    pd.testing.assert_frame_equal(table.ordered_by(["a", "b"]).frame(), expected)
+    expected = dataframe(table.arrow()).sort_values(["a", "b"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(dataframe(table.ordered_by(["a", "b"]).arrow()), expected)
 
 
 @settings(max_examples=200, deadline=None)
 @given(tables())
 def test_totals_on_codes_equal_a_groupby_of_the_text(table):
     """Totals by name cover exactly the names that occur, in name order, with pandas' sums."""
-    frame = table.frame()
+    frame = dataframe(table.arrow())
     expected = {str(k): float(v) for k, v in sorted(frame.groupby("a")["value"].sum().items())}
     got = _weighted_totals(table.names["a"], table.columns["a"], table.columns["value"])
     assert list(got) == list(expected)
@@ -45,6 +45,6 @@ def test_totals_on_codes_equal_a_groupby_of_the_text(table):
 def test_text_columns_are_pandas_strings_and_missing_labels_stay_missing():
     """Text is pandas' default string dtype; a code pointing at None (a period past the horizon) is missing."""
     table = CodedTable({"period": np.array([1, 0, 2])}, {"period": ["2026-01", "2026-02", None]})
-    frame = table.ordered_by(["period"]).frame()
+    frame = dataframe(table.ordered_by(["period"]).arrow())
     assert frame["period"].dtype == pd.Series(["x"]).dtype
     assert frame["period"].tolist()[:2] == ["2026-01", "2026-02"] and pd.isna(frame["period"].iloc[2])
