@@ -1,14 +1,20 @@
-"""Hypothesis strategies: small random scenario dicts that pass `optimizer.checks.validate`.
+"""Hypothesis strategies: small random scenario dicts that are valid under SPEC version 2.
 
-`scenario_dicts(v2=True)` also draws the SPEC version 2 fields of issue 12: release rules (in
-policies and events), `stockpile.end_value` and bans `on: arrival`; without it only version 1 fields
-are drawn. A `domestic` source is always in `home_country` when one is given (v2 rejects anything
-else).
+`scenario_dicts()` by default uses only fields of SPEC version 1 and draws exactly what it drew
+before version 2, with two adjustments that keep a document's meaning the same under both
+versions: a `domestic` source is in `home_country` when one is given (v2 rejects anything else),
+and where an omitted `home_country` would matter (a domestic source and a tariff rule) it is given
+as the domestic sources' country. Keyword flags add the v2 fields: `v2=True` release rules (in
+policies and events), `stockpile.end_value`, bans `on: arrival`, and the v2 reading of an omitted
+`home_country` (domestic sources never tariffed); `discrete=True` `min_order` / `fixed_cost` on
+sources with a capacity and `expansion.unit`. `disruption_processes()` draws a scenario with a
+small `disruptions` section (SPEC 8) instead of `scenarios`.
 
 The generated scenarios are meant to be solvable:
-* bounded: costs are >= 0 except surplus sales and end values; when any material has a sale_price
-  > 0 or an end_value > 0, every source gets a capacity, processors only turn a material into
-  materials later in the list (no cycles), so the quantity that can be sold or kept is finite;
+* bounded: costs are >= 0 except surplus sales and end values; when any material has a
+  sale_price > 0 or an end_value > 0, every source gets a capacity, processors only turn a
+  material into materials later in the list (no cycles), so the quantity that can be sold or
+  kept is finite;
 * feasible: targets are soft, except (sometimes) a constant hard target that the initial stock
   already meets and every stockpile capacity allows. Budgets, share limits and bans can always
   be met by buying nothing (shortfall is penalised, not forbidden).
@@ -94,10 +100,12 @@ def min_of(value: Any) -> float:
     return float(min(value.values() if isinstance(value, dict) else value))
 
 
-def expansion(draw) -> dict:
+def expansion(draw, discrete: bool = False) -> dict:
     out = {"max": amount(draw, 0, 20), "capex": amount(draw, 0, 40, 0.5)}
     if draw(st.booleans()):
         out["lead_time"] = draw(st.integers(0, 2))
+    if discrete and out["max"] > 0 and draw(st.integers(0, 2)):
+        out["unit"] = amount(draw, 1, int(out["max"]))  # whole modules, unit <= max (SPEC 2)
     return out
 
 
@@ -144,12 +152,13 @@ def a_filter(draw, doc: dict, kind: str, entity: dict) -> dict:
 
 RULE_TARGETS = {"tariff": ["sources"], "price": ["sources"], "ban": ["sources", "processors"],
                 "capacity": ["sources", "processors"], "demand": ["materials"]}
-#: SPEC v2: a release rule acts on materials, and its filter has the key `material` only.
+#: SPEC v2: a release rule's filter has the key `material` only.
 V2_RULE_TARGETS = RULE_TARGETS | {"release": ["materials"]}
 
 
-def a_rule(draw, doc: dict, ctx: dict, v2: bool = False) -> dict:
-    """A rule of any type matching some entity; v2 adds release rules and bans `on: arrival`."""
+def a_rule(draw, doc: dict, ctx: dict, v2: bool = False, timed: bool = True) -> dict:
+    """A rule of any type matching some entity; v2 adds release rules and bans `on: arrival`;
+    timed=False leaves out from/until (the effects of a disruption event, SPEC 8)."""
     targets = V2_RULE_TARGETS if v2 else RULE_TARGETS
     kinds_present = [t for t, kinds in targets.items() if any(doc.get(k) for k in kinds)]
     rtype = draw(st.sampled_from(kinds_present))
@@ -173,7 +182,8 @@ def a_rule(draw, doc: dict, ctx: dict, v2: bool = False) -> dict:
         rule["multiplier"] = draw(st.sampled_from([0.0, 0.5, 1.0, 1.25, 2.0, 3.0]))
     elif rtype == "demand":
         rule["multiplier"] = draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0]))
-    rule.update(window(draw, ctx))
+    if timed:
+        rule.update(window(draw, ctx))
     return rule
 
 
@@ -211,14 +221,15 @@ def disruption(draw, doc: dict, ctx: dict, v2: bool = False) -> dict:
 
 @st.composite
 def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: bool = True,
-                   hard_targets: bool = True, hedging: bool = False, v2: bool = False) -> dict:
+                   hard_targets: bool = True, hedging: bool = False, v2: bool = False,
+                   discrete: bool = False) -> dict:
     """A random, small, SPEC-valid scenario dict (see the module docstring for the guarantees).
 
     hedging=True: at least 2 periods and 2 scenarios, every later scenario has a disruption that
     starts after the first period, and materials with demand can be stored cheaply: the
     situations where the scenario tree (non-anticipativity) shapes the plan.
-    v2=True: also release rules, end values and bans `on: arrival` (a disruption is sometimes
-    followed by a release rule from the same month).
+    v2=True: also release rules, end values, bans `on: arrival`, an omitted home_country read as v2.
+    discrete=True: also min_order / fixed_cost (on sources with a capacity) and expansion.unit.
     """
     period = draw(st.sampled_from(["month", "quarter", "year"]))
     T = draw(st.integers(2 if hedging else 1, max(max_periods, 2 if hedging else 1)))
@@ -310,7 +321,12 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
         if draw(st.integers(0, 2)) == 0:
             src["risk"] = draw(st.sampled_from([0.0, 0.2, 0.5, 1.0]))
         if "capacity" in src and draw(st.booleans()):
-            src["expansion"] = expansion(draw)
+            src["expansion"] = expansion(draw, discrete)
+        if discrete and "capacity" in src:  # a finite supply bound, as SPEC 2 requires
+            if draw(st.integers(0, 2)) == 0:
+                src["min_order"] = amount(draw, 1, 8)
+            if draw(st.integers(0, 2)) == 0:
+                src["fixed_cost"] = amount(draw, 1, 40, 5.0)
         sources.append(src)
     doc["sources"] = sources
 
@@ -336,7 +352,7 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
             if draw(st.integers(0, 3)) == 0:
                 proc.update(window(draw, ctx, "available_from", "available_until"))
             if "capacity" in proc and draw(st.booleans()):
-                proc["expansion"] = expansion(draw)
+                proc["expansion"] = expansion(draw, discrete)
             processors.append(proc)
     if processors or draw(st.booleans()):
         doc["processors"] = processors
@@ -417,6 +433,74 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
         total = sum(c["probability"] for c in cases)
         cases[-1]["probability"] = max(0.0, 1.0 - (total - cases[-1]["probability"]))
         doc["scenarios"] = cases
+    if not v2:
+        same_meaning_in_v1_and_v2(doc)
+    return doc
+
+
+def same_meaning_in_v1_and_v2(doc: dict) -> None:
+    """SPEC v2 changed what an omitted `home_country` means (v1: every source can be tariffed; v2:
+    domestic sources never are). Where that would matter (a domestic source and a tariff rule), give
+    the domestic sources' country (always US when home_country is omitted) as `home_country`: the
+    document then means the same under both versions (in place)."""
+    domestic = [s for s in doc["sources"] if s["region"] == "domestic"]
+    rules = doc.get("policies", []) + [r for c in doc.get("scenarios") or [] for r in c.get("events", [])]
+    if "home_country" not in doc and domestic and any(r["type"] == "tariff" for r in rules):
+        doc["home_country"] = domestic[0]["country"]
+
+
+# --- disruption processes (SPEC 8) ------------------------------------------------------------------
+
+STAGE_LENGTH = {"quarter": 3, "year": 12}
+
+
+def _per_event_paths(stages: int, durations: int, repeat: bool) -> int:
+    """An upper bound on one event's paths over `stages` branching stages."""
+    return (1 + durations) ** stages if repeat else 1 + stages * durations
+
+
+@st.composite
+def disruption_processes(draw, v2: bool = True, max_paths: int = 24) -> dict:
+    """A small scenario with a `disruptions` section instead of `scenarios` (SPEC 8).
+
+    One to three branching stages, one or two events whose effects are rules of any type (v2 ones
+    included), a fixed duration or a distribution over 1-3 stages, sometimes `earliest` and
+    `repeat`; at most `max_paths` paths (before merging), so the tree is enumerated exactly
+    (`max_scenarios` is set above that) and the stochastic program stays tiny."""
+    doc = draw(scenario_dicts(max_periods=5, max_scenarios=0, v2=v2))
+    h = doc["horizon"]
+    span = h["periods"] * PERIOD_LENGTH[h.get("period", "month")]
+    start = month_index(h["start"])
+    stages = {name: (span - 1) // length for name, length in STAGE_LENGTH.items()}  # starts j >= 1 inside
+    usable = [name for name, j in stages.items() if 1 <= j <= 3] or [min(stages, key=stages.get)]
+    stage = draw(st.sampled_from(sorted(usable)))
+    length, branching = STAGE_LENGTH[stage], stages[stage]
+    ctx = {"T": h["periods"], "start": start, "length": PERIOD_LENGTH[h.get("period", "month")], "span": span}
+    events, paths = [], 1
+    for e in range(draw(st.integers(1, 2))):
+        event: dict[str, Any] = {"name": f"ev{e}", "annual_probability": draw(st.sampled_from([0.1, 0.25, 0.5, 0.8]))}
+        form = draw(st.sampled_from(["fixed", "two", "three"]))
+        if form == "fixed":
+            event["duration"] = draw(st.integers(1, 3))
+        elif form == "two":
+            p = draw(st.sampled_from([0.25, 0.5, 0.75]))
+            event["duration"] = {1: p, draw(st.integers(2, 3)): 1.0 - p}
+        else:
+            event["duration"] = {1: 0.5, 2: 0.25, 3: 0.25}
+        durations = 1 if form == "fixed" else len(event["duration"])
+        if draw(st.integers(0, 3)) == 0:
+            event["earliest"] = month_text(start + draw(st.integers(0, span)))
+        repeat = draw(st.integers(0, 3)) == 0
+        if paths * _per_event_paths(branching, durations, repeat) > max_paths:
+            repeat = False
+        if paths * _per_event_paths(branching, durations, repeat) > max_paths:
+            break
+        paths *= _per_event_paths(branching, durations, repeat)
+        if repeat or draw(st.booleans()):
+            event["repeat"] = repeat
+        event["effects"] = [a_rule(draw, doc, ctx, v2, timed=False) for _ in range(draw(st.integers(1, 3)))]
+        events.append(event)
+    doc["disruptions"] = {"stage": stage, "max_scenarios": 64, "seed": draw(st.integers(0, 99)), "events": events}
     return doc
 
 
