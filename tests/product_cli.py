@@ -1,6 +1,6 @@
-"""The product's command line, run in-process, for the reference comparisons: which commands and
-options exist (so a comparison skips, with its reason, until its feature lands), and a run that
-writes a scenario to YAML and reads back what the product wrote."""
+"""The product's command line, run in-process, for the reference comparisons: which commands,
+options and scenario fields exist (so a comparison skips, with its reason, until its feature lands),
+and helpers to write a scenario as YAML and read back what the product wrote."""
 
 from __future__ import annotations
 
@@ -40,6 +40,19 @@ def has_option(command: str, option: str) -> bool:
     """Whether `optimize COMMAND` takes `option` (e.g. "--analyze")."""
     cmd = _cli().commands.get(command)
     return cmd is not None and any(option in param.opts for param in cmd.params)
+
+
+@functools.cache
+def schema_text() -> str:
+    """`optimize schema`: the JSON Schema of the scenario file, as text."""
+    return invoke("schema").output
+
+
+def schema_knows(*names: str) -> bool:
+    """Whether every one of these field names or enum values appears in the scenario schema (how a
+    comparison finds out that a new scenario field has landed)."""
+    text = schema_text()
+    return all(f'"{name}"' in text for name in names)
 
 
 def write_yaml(doc: dict, path: Path) -> Path:

@@ -3,7 +3,8 @@ relative gap of 1e-9) on SPEC version 2's discrete decisions (3, 4.1.12, 4.2, 4.
 `min_order`, `fixed_cost`, `expansion.unit`.
 
 The product solves to its reported gap (HiGHS's default 1e-4): its objective may not be below the
-reference optimum, nor above it by more than that gap. Skipped until `optimize` takes `--mip-gap`.
+reference optimum, nor above it by more than that gap. Skipped until the scenario schema has
+`min_order`, `fixed_cost` and `unit`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from hypothesis import strategies as st
 
 import optimizer
 import reference_cases as cases
-from product_cli import has_option
+from product_cli import schema_knows
 from reference_lp import solve_reference
 from strategies import scenario_dicts
 
-pytestmark = pytest.mark.skipif(not has_option("run", "--mip-gap"),
-                                reason="discrete decisions (issue 15) not built yet: `optimize` has no --mip-gap")
+pytestmark = pytest.mark.skipif(not schema_knows("min_order", "fixed_cost", "unit"),
+                                reason="discrete decisions (issue 15) not built yet: the scenario schema has no "
+                                       "min_order / fixed_cost / expansion.unit")
 
 DEFAULT_GAP = 1e-4  # SPEC 4.5: HiGHS's default relative gap
 
