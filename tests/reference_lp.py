@@ -868,10 +868,12 @@ def costs_attainable(scenario: Any, costs: dict[str, float], objective: float,
 
 
 def breakdown_attainable(scenario: Any, breakdown: dict[str, dict[str, float]], objective: float,
-                         rel: float = 1e-6) -> tuple[bool, float | None]:
-    """Whether some optimal plan of the reference has this discounted cost breakdown.
+                         rel: float = 1e-6, undiscounted: dict[str, dict[str, float]] | None = None,
+                         ) -> tuple[bool, float | None]:
+    """Whether some optimal plan of the reference has this cost breakdown (discounted, and also
+    `undiscounted` when given).
 
-    `breakdown` maps scenario name -> {term: value} for terms of TERMS (the product's names already
+    Each maps scenario name -> {term: value} for terms of TERMS (the product's names already
     translated). The split into terms need not be unique at the optimum (two sources at one landed
     cost, one tariffed), so every given term is pinned and the reference must still reach `objective`."""
     model = build(resolve(scenario))
@@ -879,6 +881,8 @@ def breakdown_attainable(scenario: Any, breakdown: dict[str, dict[str, float]], 
     for k, name in enumerate(model.par.names):
         for term, target in breakdown[name].items():
             rows.append(_pin(model.terms[k][term], target, objective, rel))
+        for term, target in (undiscounted or {}).get(name, {}).items():
+            rows.append(_pin(model.cash[k][term], target, objective, rel))
     res = _solve(model, rows)
     if res.status != "optimal":
         return False, None

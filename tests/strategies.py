@@ -161,6 +161,8 @@ def a_rule(draw, doc: dict, ctx: dict, v2: bool = False, timed: bool = True) -> 
     timed=False leaves out from/until (the effects of a disruption event, SPEC 8)."""
     targets = V2_RULE_TARGETS if v2 else RULE_TARGETS
     kinds_present = [t for t, kinds in targets.items() if any(doc.get(k) for k in kinds)]
+    if v2:  # bans (which may now stop arrivals) and release rules twice as often
+        kinds_present += [t for t in ("ban", "release") if t in kinds_present]
     rtype = draw(st.sampled_from(kinds_present))
     kind = draw(st.sampled_from([k for k in targets[rtype] if doc.get(k)]))
     entity = draw(st.sampled_from(doc[kind]))
@@ -172,8 +174,8 @@ def a_rule(draw, doc: dict, ctx: dict, v2: bool = False, timed: bool = True) -> 
         flt = {key: value for key, value in flt.items() if key == "material"}
     if flt or draw(st.booleans()):
         rule["where"] = flt
-    if rtype == "ban" and v2 and draw(st.booleans()):
-        rule["on"] = draw(st.sampled_from(["order", "arrival"]))
+    if rtype == "ban" and v2 and draw(st.integers(0, 3)):
+        rule["on"] = draw(st.sampled_from(["order", "arrival", "arrival"]))
     if rtype == "tariff":
         rule["rate"] = amount(draw, 0, 8, 0.25)
     elif rtype == "capacity":
@@ -445,6 +447,7 @@ def same_meaning_in_v1_and_v2(doc: dict) -> None:
     document then means the same under both versions (in place)."""
     domestic = [s for s in doc["sources"] if s["region"] == "domestic"]
     rules = doc.get("policies", []) + [r for c in doc.get("scenarios") or [] for r in c.get("events", [])]
+    rules += [r for e in doc.get("disruptions", {}).get("events", []) for r in e["effects"]]
     if "home_country" not in doc and domestic and any(r["type"] == "tariff" for r in rules):
         doc["home_country"] = domestic[0]["country"]
 
@@ -452,6 +455,20 @@ def same_meaning_in_v1_and_v2(doc: dict) -> None:
 # --- disruption processes (SPEC 8) ------------------------------------------------------------------
 
 STAGE_LENGTH = {"quarter": 3, "year": 12}
+
+
+def _span(doc: dict) -> int:
+    """Months in the horizon."""
+    return doc["horizon"]["periods"] * PERIOD_LENGTH[doc["horizon"].get("period", "month")]
+
+
+def _stage_options(doc: dict) -> dict[str, int]:
+    """Stage lengths no shorter than a period, with their number of branching stages (starts j >= 1
+    inside the horizon), where there is at least one."""
+    period = PERIOD_LENGTH[doc["horizon"].get("period", "month")]
+    span = _span(doc)
+    return {name: (span - 1) // length for name, length in STAGE_LENGTH.items()
+            if length >= period and (span - 1) // length >= 1}
 
 
 def _per_event_paths(stages: int, durations: int, repeat: bool) -> int:
@@ -463,18 +480,19 @@ def _per_event_paths(stages: int, durations: int, repeat: bool) -> int:
 def disruption_processes(draw, v2: bool = True, max_paths: int = 24) -> dict:
     """A small scenario with a `disruptions` section instead of `scenarios` (SPEC 8).
 
-    One to three branching stages, one or two events whose effects are rules of any type (v2 ones
+    Stages no shorter than a period, one to three branching stages (four for a horizon of 5 years),
+    one or two events whose effects are rules of any type (v2 ones
     included), a fixed duration or a distribution over 1-3 stages, sometimes `earliest` and
     `repeat`; at most `max_paths` paths (before merging), so the tree is enumerated exactly
     (`max_scenarios` is set above that) and the stochastic program stays tiny."""
-    doc = draw(scenario_dicts(max_periods=5, max_scenarios=0, v2=v2))
+    doc = draw(scenario_dicts(max_periods=5, max_scenarios=0, v2=v2).filter(lambda d: bool(_stage_options(d))))
     h = doc["horizon"]
-    span = h["periods"] * PERIOD_LENGTH[h.get("period", "month")]
+    span = _span(doc)
     start = month_index(h["start"])
-    stages = {name: (span - 1) // length for name, length in STAGE_LENGTH.items()}  # starts j >= 1 inside
-    usable = [name for name, j in stages.items() if 1 <= j <= 3] or [min(stages, key=stages.get)]
-    stage = draw(st.sampled_from(sorted(usable)))
-    length, branching = STAGE_LENGTH[stage], stages[stage]
+    options = _stage_options(doc)
+    small = {name: j for name, j in options.items() if j <= 3}
+    stage = draw(st.sampled_from(sorted(small or options)))
+    length, branching = STAGE_LENGTH[stage], options[stage]
     ctx = {"T": h["periods"], "start": start, "length": PERIOD_LENGTH[h.get("period", "month")], "span": span}
     events, paths = [], 1
     for e in range(draw(st.integers(1, 2))):
@@ -488,8 +506,8 @@ def disruption_processes(draw, v2: bool = True, max_paths: int = 24) -> dict:
         else:
             event["duration"] = {1: 0.5, 2: 0.25, 3: 0.25}
         durations = 1 if form == "fixed" else len(event["duration"])
-        if draw(st.integers(0, 3)) == 0:
-            event["earliest"] = month_text(start + draw(st.integers(0, span)))
+        if draw(st.integers(0, 3)) == 0:  # on or before the last stage start: the event can happen
+            event["earliest"] = month_text(start + draw(st.integers(0, branching * length)))
         repeat = draw(st.integers(0, 3)) == 0
         if paths * _per_event_paths(branching, durations, repeat) > max_paths:
             repeat = False
@@ -501,6 +519,21 @@ def disruption_processes(draw, v2: bool = True, max_paths: int = 24) -> dict:
         event["effects"] = [a_rule(draw, doc, ctx, v2, timed=False) for _ in range(draw(st.integers(1, 3)))]
         events.append(event)
     doc["disruptions"] = {"stage": stage, "max_scenarios": 64, "seed": draw(st.integers(0, 99)), "events": events}
+    if not v2:
+        same_meaning_in_v1_and_v2(doc)
+    return doc
+
+
+def with_stranded_orders(doc: dict) -> dict:
+    """`doc` (with scenarios) where every source has a lead time of at least 1 and every ban of a
+    scenario's events stops arrivals: orders placed before a split then arrive in a banned period
+    in some scenarios and not in others (SPEC 4.1.11)."""
+    for source in doc["sources"]:
+        source["lead_time"] = max(1, source.get("lead_time", 0))
+    for case in doc.get("scenarios") or []:
+        for rule in case.get("events", []):
+            if rule["type"] == "ban":
+                rule["on"] = "arrival"
     return doc
 
 

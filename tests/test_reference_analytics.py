@@ -68,6 +68,20 @@ class Run:
         with path.open(newline="") as handle:
             return list(csv.DictReader(handle))
 
+    def decisions(self, scenario: str) -> dict[tuple[str, str, str], float]:
+        """(kind, id, period) -> buy / process (input) / build of one scenario, from the tables."""
+        out: dict[tuple[str, str, str], float] = defaultdict(float)
+        for row in self.table("purchases"):
+            if row["scenario"] == scenario:
+                out["buy", row["source"], row["period"]] += float(row["quantity"])
+        for row in self.table("processing"):
+            if row["scenario"] == scenario and row["flow"] == "input":
+                out["process", row["processor"], row["period"]] += float(row["quantity"])
+        for row in self.table("expansion"):
+            if row["scenario"] == scenario:
+                out["build", row["entity"], row["period"]] += float(row["built"])
+        return dict(out)
+
     def buys(self, source_id: str, doc: dict) -> dict[tuple[str, int], float]:
         """(scenario, period index) -> quantity ordered from the source, from purchases.csv."""
         par = resolve(doc)
@@ -103,6 +117,12 @@ def check_analysis(doc: dict, run: Run) -> None:
     """Every figure of SPEC 7.1-7.3 against the reference re-solves."""
     a, objective = run.analysis, run.summary["objective"]
     assert a["first_split"] == ra.first_split_month(doc), explain(doc)
+    # decide_now: the plan's decisions of the decide-now periods (shared by every scenario)
+    par = resolve(doc)
+    now = {par.cal.label(t) for t in ra.decide_now_periods(doc)}
+    plan = {key: v for key, v in run.decisions(par.names[0]).items() if key[2] in now and abs(v) > 1e-9}
+    listed = {(r["kind"], r["id"], r["period"]): r["quantity"] for r in a["decide_now"]}
+    assert listed.keys() == plan.keys() and all(close(listed[k], plan[k]) for k in plan), (listed, plan, explain(doc))
     assert a["reference_scenario"] == ra.reference_scenario(doc), explain(doc)
     want = ra.wait_and_see(doc)
     ws, per = ws_parts(a)

@@ -18,8 +18,17 @@ from hypothesis import strategies as st
 import optimizer
 import reference_cases as cases
 from product_cli import schema_knows
-from reference_lp import TERMS, breakdown_attainable, costs_attainable, resolve, solve_reference
-from strategies import scenario_dicts
+from reference_lp import (
+    CREDIT_TERMS,
+    MONEY_TERMS,
+    PENALTY_TERMS,
+    TERMS,
+    breakdown_attainable,
+    costs_attainable,
+    resolve,
+    solve_reference,
+)
+from strategies import scenario_dicts, with_stranded_orders
 
 pytestmark = pytest.mark.skipif(not schema_knows("end_value", "release", "arrival"),
                                 reason="SPEC v2 semantics (issue 12) not built yet: the scenario schema has no "
@@ -52,7 +61,7 @@ BREAKDOWN_KEYS = {
     "holding": "holding",
     "capex": "capex",
     "fixed_costs": "fixed_costs",
-    "sales": "sales",
+    "sales": "sales_revenue",
     "end_value": "end_value",
     "shortfall_penalty": "shortfall_penalty",
     "target_penalty": "target_penalty",
@@ -63,16 +72,11 @@ BREAKDOWN_KEYS = {
 
 def product_breakdown(summary: dict, scenario_name: str | None, discounted: bool = True) -> dict[str, float]:
     """The product's breakdown of one scenario (None: in expectation) in the reference's term names.
-
-    Credits (sales, end value) are compared as amounts received (positive)."""
+    Every term must be there; credits (sales, end value) are amounts received (>= 0)."""
     cb = summary["cost_breakdown"]
     part = cb["expected"] if scenario_name is None else cb["scenarios"][scenario_name]
     part = part["discounted" if discounted else "undiscounted"]
-    out = {}
-    for ours, theirs in BREAKDOWN_KEYS.items():
-        if theirs in part:
-            out[ours] = abs(part[theirs]) if ours in ("sales", "end_value") else part[theirs]
-    return out
+    return {ours: part[theirs] for ours, theirs in BREAKDOWN_KEYS.items()}
 
 
 # --- random v2 scenarios ---------------------------------------------------------------------------
@@ -103,30 +107,48 @@ def test_objective_matches_reference_v2_when_scenarios_diverge(doc):
         assert close(sol.objective, ref.objective), (sol.objective, ref.objective, explain(doc))
 
 
+@many(40)
+@given(scenario_dicts(max_periods=6, hedging=True, v2=True).map(with_stranded_orders))
+def test_objective_matches_reference_with_stranded_orders(doc):
+    """As above where every lead time is at least 1 and every scenario ban stops arrivals: orders
+    shared before the split are delivered in some scenarios and stranded in others."""
+    ref = solve_reference(doc)
+    sol = optimizer.solve(copy.deepcopy(doc))
+    assert sol.status == ref.status, explain(doc)
+    if ref.status == "optimal":
+        assert close(sol.objective, ref.objective), (sol.objective, ref.objective, explain(doc))
+
+
 @many(60)
 @given(st.one_of(scenario_dicts(v2=True), scenario_dicts(hedging=True, v2=True)))
 def test_scenario_costs_and_breakdown_match_reference(doc):
-    """Per scenario, the summary's C_k and its discounted cost breakdown are those of an optimal plan
-    of the reference (pinned and re-solved: neither need be unique at the optimum); `money` +
-    `penalties` = C_k (to 1e-9 relative); the expected breakdown is the probability-weighted sum."""
+    """Per scenario, the summary's C_k and its cost breakdown, discounted and undiscounted, are those
+    of one optimal plan of the reference (all pinned together and re-solved: none need be unique at
+    the optimum); `money` + `penalties` = C_k (to 1e-9 relative); money and penalties are their
+    terms' sums; the expected breakdown is the probability-weighted sum of the scenarios'."""
     sol = optimizer.solve(copy.deepcopy(doc))
     if sol.status != "optimal":
         return
     par = resolve(doc)
     costs = {name: sol.summary["scenarios"][name]["cost"] for name in par.names}
-    parts = {name: product_breakdown(sol.summary, name) for name in par.names}
-    for name in par.names:
-        p = parts[name]
-        assert close(p["money"] + p["penalties"], costs[name], rel=1e-9, abs_=1e-6), (name, p, costs[name])
-    expected = product_breakdown(sol.summary, None)
-    for term in expected:
-        want = sum(prob * parts[name][term] for prob, name in zip(par.prob, par.names))
-        assert close(expected[term], want, abs_=1e-6), (term, expected[term], want)
+    for discounted in (True, False):
+        parts = {name: product_breakdown(sol.summary, name, discounted) for name in par.names}
+        for name, p in parts.items():
+            money = sum(p[t] for t in MONEY_TERMS) - sum(p[t] for t in CREDIT_TERMS)
+            assert close(p["money"], money, rel=1e-9, abs_=1e-6), (name, p)
+            assert close(p["penalties"], sum(p[t] for t in PENALTY_TERMS), rel=1e-9, abs_=1e-6), (name, p)
+            if discounted:
+                assert close(p["money"] + p["penalties"], costs[name], rel=1e-9, abs_=1e-6), (name, p, costs[name])
+        expected = product_breakdown(sol.summary, None, discounted)
+        for term in expected:
+            want = sum(prob * parts[name][term] for prob, name in zip(par.prob, par.names))
+            assert close(expected[term], want, abs_=1e-6), (term, expected[term], want)
     ok, pinned = costs_attainable(doc, costs, sol.objective)
     assert ok, (pinned, sol.objective, costs, explain(doc))
-    pinned_terms = {name: {t: v for t, v in parts[name].items() if t in TERMS} for name in par.names}
-    ok, pinned = breakdown_attainable(doc, pinned_terms, sol.objective)
-    assert ok, (pinned, sol.objective, pinned_terms, explain(doc))
+    terms = {discounted: {name: {t: v for t, v in product_breakdown(sol.summary, name, discounted).items()
+                                 if t in TERMS} for name in par.names} for discounted in (True, False)}
+    ok, pinned = breakdown_attainable(doc, terms[True], sol.objective, undiscounted=terms[False])
+    assert ok, (pinned, sol.objective, terms, explain(doc))
 
 
 # --- hand-worked cases (derived in tests/reference_cases.py) ------------------------------------------
