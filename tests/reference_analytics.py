@@ -38,10 +38,6 @@ FIXED_FAMILIES = ("buy", "process", "build")
 F_MAX = 1e4
 
 
-def case_names(doc: dict) -> list[str]:
-    return resolve(doc).names
-
-
 def alone(doc: dict, name: str) -> dict:
     """The scenario `name` as the only scenario, with probability 1 (policies plus its events)."""
     out = copy.deepcopy(doc)

@@ -754,12 +754,6 @@ class Result:
         out["penalties"] = sum(out[n] for n in PENALTY_TERMS)
         return out
 
-    def expected_breakdown(self, discounted: bool = True) -> dict[str, float]:
-        """The breakdown in expectation (sum_k prob_k * term_k)."""
-        par = self.model.par
-        parts = [self.breakdown(k, discounted) for k in range(par.K)]
-        return {name: sum(p * part[name] for p, part in zip(par.prob, parts)) for name in parts[0]}
-
 
 def _matrix(rows: list[dict[int, float]], n: int):
     data, ri, ci = [], [], []

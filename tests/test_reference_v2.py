@@ -82,7 +82,7 @@ def product_breakdown(summary: dict, scenario_name: str | None, discounted: bool
 # --- random v2 scenarios ---------------------------------------------------------------------------
 
 
-@many(150)
+@many(100)
 @given(scenario_dicts(v2=True))
 def test_objective_matches_reference_v2(doc):
     """optimizer.solve(doc).objective equals the reference optimum to 1e-6 relative; statuses agree,
