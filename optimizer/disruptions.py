@@ -461,26 +461,43 @@ def scenario_name(tokens: list[str]) -> str:
     return name
 
 
+def normalised(probabilities: list[float]) -> list[float]:
+    """Probabilities that sum to 1 as a scenario file must: each divided by their exactly rounded sum.
+
+    Merging paths adds thousands of products of stage probabilities, and their floating-point sum
+    drifts from 1 by a few ulps: a tree of one scenario (every path merged) would be written with
+    `probability: 1.0000000000000002`, which validation refuses (<= 1). With S = fsum(p), the sum
+    rounded once, p_k <= S (rounding is monotone and p_k is one of the terms), so p_k / S <= 1; the
+    results sum to 1 within K * 2**-53 (one rounding per division), and a single scenario gets
+    exactly 1.0."""
+    total = math.fsum(probabilities)
+    return [p / total for p in probabilities]
+
+
 def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: list[Outcome],
               method: Literal["exact", "sampled"]) -> DisruptionTree:
     """Order the scenarios depth first (likelier branches first), number the stage tree, name the scenarios
-    and write their events as rules with the stages' months as windows."""
+    and write their events as rules with the stages' months as windows. Scenario probabilities are
+    `normalised`; a node's probability is the exactly rounded sum of its scenarios' (at most 1)."""
     process = sc.disruptions
     events = tuple(process.events)
+    probability = normalised([o.probability for o in outcomes])
     prefix_of: dict[tuple[int, int], int] = {}  # (parent prefix, class) -> prefix: a node of the stage tree
-    prefix_prob: list[float] = []
+    members: list[list[float]] = []  # prefix -> probabilities of the scenarios through it
     paths = []
-    for o in outcomes:
+    for o, p in zip(outcomes, probability):
         path, parent = [], -1
         for cls in o.classes:
             prefix = prefix_of.get((parent, cls))
             if prefix is None:
-                prefix = prefix_of[(parent, cls)] = len(prefix_prob)
-                prefix_prob.append(0.0)
-            prefix_prob[prefix] += o.probability
+                prefix = prefix_of[(parent, cls)] = len(members)
+                members.append([])
+            members[prefix].append(p)
             path.append(prefix)
             parent = prefix
         paths.append(path)
+    # the root's sum of K normalised shares may round to a hair above 1
+    prefix_prob = [min(math.fsum(ps), 1.0) for ps in members]
     order = sorted(range(len(outcomes)), key=lambda i: [(-prefix_prob[prefix], cls) for prefix, cls
                                                         in zip(paths[i], outcomes[i].classes)])
     node_of: dict[int, int] = {}  # prefix -> node, numbered depth first
@@ -500,8 +517,8 @@ def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: lis
         parts = [made(run) for run in runs(o.codes, len(events))]
         name = scenario_name([token for _, token, _ in parts])
         rules = [rule for _, _, made_rules in parts for rule in made_rules]
-        case = Case.model_construct(name=name, probability=o.probability, **({"events": rules} if rules else {}))
-        scenarios.append(TreeScenario(name, o.probability, tuple(occ for occ, _, _ in parts),
+        case = Case.model_construct(name=name, probability=probability[i], **({"events": rules} if rules else {}))
+        scenarios.append(TreeScenario(name, probability[i], tuple(occ for occ, _, _ in parts),
                                       tuple(node_of[prefix] for prefix in paths[i]), case))
     return DisruptionTree(stages, events, tuple(stage_probability(e, stages) for e in events), method,
                           process.max_scenarios, process.seed, tuple(scenarios), tuple(node_stage),

@@ -7,8 +7,10 @@ and where an omitted `home_country` would matter (a domestic source and a tariff
 as the domestic sources' country. Keyword flags add the v2 fields: `v2=True` release rules (in
 policies and events), `stockpile.end_value`, bans `on: arrival`, and the v2 reading of an omitted
 `home_country` (domestic sources never tariffed); `discrete=True` `min_order` / `fixed_cost` on
-sources with a capacity and `expansion.unit`. `disruption_processes()` draws a scenario with a
-small `disruptions` section (SPEC 8) instead of `scenarios`.
+sources with a capacity and `expansion.unit`. `stranding_dicts()` draws v2 scenarios in which
+orders shared before the split are delivered in some scenarios and stranded in others;
+`disruption_processes()` draws a scenario with a small `disruptions` section (SPEC 8) instead of
+`scenarios`.
 
 The generated scenarios are meant to be solvable:
 * bounded: costs are >= 0 except surplus sales and end values; when any material has a
@@ -169,9 +171,7 @@ def a_rule(draw, doc: dict, ctx: dict, v2: bool = False, timed: bool = True) -> 
     rule: dict[str, Any] = {"type": rtype}
     if draw(st.booleans()):
         rule["name"] = f"r{draw(st.integers(0, 99))}"
-    flt = a_filter(draw, doc, kind, entity)
-    if rtype == "release":
-        flt = {key: value for key, value in flt.items() if key == "material"}
+    flt = a_filter(draw, doc, kind, entity)  # on a material: the key `material` only, as release needs
     if flt or draw(st.booleans()):
         rule["where"] = flt
     if rtype == "ban" and v2 and draw(st.integers(0, 3)):
@@ -230,7 +230,8 @@ def scenario_dicts(draw, max_periods: int = 5, max_scenarios: int = 3, risk: boo
     hedging=True: at least 2 periods and 2 scenarios, every later scenario has a disruption that
     starts after the first period, and materials with demand can be stored cheaply: the
     situations where the scenario tree (non-anticipativity) shapes the plan.
-    v2=True: also release rules, end values, bans `on: arrival`, an omitted home_country read as v2.
+    v2=True: also release rules (a disruption is sometimes followed by one from the same month), end
+    values, bans `on: arrival`, an omitted home_country read as v2.
     discrete=True: also min_order / fixed_cost (on sources with a capacity) and expansion.unit.
     """
     period = draw(st.sampled_from(["month", "quarter", "year"]))
@@ -521,19 +522,6 @@ def disruption_processes(draw, v2: bool = True, max_paths: int = 24) -> dict:
     doc["disruptions"] = {"stage": stage, "max_scenarios": 64, "seed": draw(st.integers(0, 99)), "events": events}
     if not v2:
         same_meaning_in_v1_and_v2(doc)
-    return doc
-
-
-def with_stranded_orders(doc: dict) -> dict:
-    """`doc` (with scenarios) where every source has a lead time of at least 1 and every ban of a
-    scenario's events stops arrivals: orders placed before a split then arrive in a banned period
-    in some scenarios and not in others (SPEC 4.1.11)."""
-    for source in doc["sources"]:
-        source["lead_time"] = max(1, source.get("lead_time", 0))
-    for case in doc.get("scenarios") or []:
-        for rule in case.get("events", []):
-            if rule["type"] == "ban":
-                rule["on"] = "arrival"
     return doc
 
 
