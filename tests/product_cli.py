@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 import yaml
+from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from optimizer.cli import app
@@ -58,6 +59,13 @@ def schema_knows(*names: str) -> bool:
 def write_yaml(doc: dict, path: Path) -> Path:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
+
+
+def read_yaml(path: Path) -> object:
+    """A YAML file the product wrote, read as the product reads scenario files: YAML 1.2, in which
+    `on`, `yes` and `off` are strings. PyYAML (YAML 1.1) would read a ban's `on: arrival` as the key
+    True: the rule would lose its `on` and the scenario would no longer validate."""
+    return YAML(typ="safe").load(path.read_text())
 
 
 def read_json(path: Path) -> dict:

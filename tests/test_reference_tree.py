@@ -13,13 +13,12 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 
 import optimizer
 import reference_cases as cases
 import reference_tree as rt
-from product_cli import has_command, invoke, schema_knows, write_yaml
+from product_cli import has_command, invoke, read_yaml, schema_knows, write_yaml
 from reference_lp import solve_reference
 from strategies import disruption_processes
 
@@ -42,7 +41,7 @@ def written_tree(doc: dict, folder: Path) -> dict:
     target = folder / "tree.yaml"
     result = invoke("tree", source, "--write-scenarios", target)
     assert result.exit_code == 0, f"{result.output}\n{explain(doc)}"
-    written = yaml.safe_load(target.read_text())
+    written = read_yaml(target)
     if isinstance(written, dict) and "horizon" in written:
         return written
     scenarios = written["scenarios"] if isinstance(written, dict) else written
