@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import optimizer
+from optimizer.checks import validate
+from optimizer.disruptions import generate
 import reference_cases as cases
 import reference_tree as rt
 from product_cli import has_command, invoke, read_yaml, schema_knows, write_yaml
@@ -101,3 +103,54 @@ def test_hand_worked_stochastic_program():
     sol = optimizer.solve(cases.tree_program_doc())
     assert sol.status == "optimal"
     assert sol.objective == pytest.approx(4854.0, rel=1e-9)
+
+
+def mid_year_quarters(on: str) -> dict:
+    """5 months from 2026-04, quarterly stages; us (price 1, lead time 1) and au (price 5); demand 10
+    a month, penalty 100, no storage; `ev0` bans us `on` arrival or order."""
+    return {"name": "mid-year", "home_country": "US",
+            "horizon": {"start": "2026-04", "periods": 5, "period": "month"},
+            "materials": [{"id": "dy", "demand": 10, "shortfall_penalty": 100}],
+            "sources": [{"id": "us", "material": "dy", "region": "domestic", "country": "US", "price": 1,
+                         "lead_time": 1},
+                        {"id": "au", "material": "dy", "region": "allied", "country": "AU", "price": 5}],
+            "disruptions": {"stage": "quarter", "events": [
+                {"name": "ev0", "annual_probability": 0.1, "duration": {1: 0.25, 3: 0.75}, "earliest": "2026-04",
+                 "repeat": True, "effects": [{"type": "ban", "where": {"source": "us"}, "on": on}]}]}}
+
+
+def test_quarter_stages_of_a_short_horizon_cut_every_duration_to_one_stage(tmp_path):
+    """The process derandomized hypothesis drew (only the effects made hand-workable).
+
+    Stages (SPEC 8: stage j starts 3j months after horizon.start): 0 = 2026-04..06 (periods 0-2),
+    1 = 2026-07..08 (periods 3-4; the horizon ends before 2026-09, so the last stage is short).
+    The only start is stage 1 (j >= 1, not before `earliest` 2026-04), with
+    q = 1 - 0.9 ** (3/12) = 0.025996...; `repeat` has no later stage to act on. Lasting 1 stage
+    (q * 0.25) the ban holds until 2026-10, lasting 3 (q * 0.75) until 2027-01: both are cut at the
+    horizon's end, so both ban periods 3-4 and are one scenario of probability q, written from
+    2026-07 with no `until`, named `ev0@2026Q3x1` (2026-07 opens a calendar quarter; 1 stage in force
+    within the horizon: docs/model.md); calm 1 - q.
+
+    Plan: month 0 only au can serve (10 x 5 = 50); us orders placed in months 0-3 serve months 1-4
+    at 10 each. Calm: 50 + 40 = 90. With the ban on arrival, the order placed in month 2 (shared:
+    the scenarios differ only from month 3) arriving in month 3 is stranded, never paid; months 3-4
+    are bought from au: 50 + 20 + 100 = 170. Objective 0.974 x 90 + q x 170 = 90 + 80 q = 92.0797.
+    Banning orders instead lets month 3's delivery through: 50 + 30 + 50 = 130, objective 90 + 40 q:
+    the written file must keep `on` (it is the key `on` in YAML 1.2, not True)."""
+    q = 1 - 0.9 ** 0.25
+    doc = mid_year_quarters("arrival")
+    tree = generate(validate(copy.deepcopy(doc)))
+    assert [(s.name, s.probability) for s in tree.scenarios] == [
+        ("calm", pytest.approx(1 - q, rel=1e-15)), ("ev0@2026Q3x1", pytest.approx(q, rel=1e-15))]
+    assert [(r.type, r.on, r.from_, r.until) for r in tree.scenarios[1].case.events] == [
+        ("ban", "arrival", "2026-07", None)]
+    mine = rt.enumerate_tree(doc)
+    assert [(s.probability, s.paths, s.rules) for s in mine] == [
+        (pytest.approx(1 - q, rel=1e-15), 1, []),
+        (pytest.approx(q, rel=1e-15), 2, [{"type": "ban", "where": {"source": "us"}, "on": "arrival", "from": "2026-07"}])]
+    check_tree(doc, tmp_path)
+    assert optimizer.solve(copy.deepcopy(doc)).objective == pytest.approx(90 + 80 * q, rel=1e-9)
+    on_order = mid_year_quarters("order")
+    (tmp_path / "order").mkdir()
+    check_tree(on_order, tmp_path / "order")
+    assert optimizer.solve(on_order).objective == pytest.approx(90 + 40 * q, rel=1e-9)
