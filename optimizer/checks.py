@@ -66,6 +66,7 @@ def check_scenario(sc: Scenario, partial: bool = False) -> list[Problem]:
         check_release_filters,
         check_home_country,
         check_processor_gain,
+        check_discrete,
     )
     problems = []
     for check in checks:
@@ -649,6 +650,26 @@ def _has_cycle(edges: set[tuple[str, str]]) -> bool:
             if indegree[m] == 0:
                 ready.append(m)
     return ordered < len(nodes)
+
+
+def check_discrete(sc: Scenario) -> list[Problem]:
+    """SPEC 2 (v2): `min_order` and `fixed_cost` need a finite supply bound (a `capacity`; with an
+    expansion, capacity plus `expansion.max`), the big-M of the order rows (SPEC 4.1.12); a module
+    (`expansion.unit`) is no larger than `expansion.max`."""
+    problems = []
+    for i, src in enumerate(sc.sources):
+        for name in ("min_order", "fixed_cost"):
+            if getattr(src, name) > 0 and src.capacity is None:
+                problems.append(Problem(("sources", i, name), f"source `{src.id}` has no capacity, so `{name}` has no "
+                                        "finite supply bound to work with: give the source a capacity (units per "
+                                        "period; an expansion adds its `max` to it)"))
+    for kind in ("sources", "processors"):
+        for i, entity in enumerate(getattr(sc, kind)):
+            exp = entity.expansion
+            if exp is not None and exp.unit > exp.max:
+                problems.append(Problem((kind, i, "expansion", "unit"), f"a module of {exp.unit:g} is larger than "
+                                        f"`expansion.max` {exp.max:g}: not one could be built"))
+    return problems
 
 
 # --- warnings: valid input that probably does not say what the planner means ---------------------

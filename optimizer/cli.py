@@ -185,6 +185,10 @@ def run_command(
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Solver time limit, seconds.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="Solver threads.")] = None,
+    mip_gap: Annotated[float, typer.Option("--mip-gap", min=0, help="With min_order, fixed_cost or expansion.unit "
+                                           "(a MILP): stop within this relative gap of the best bound.")] = 1e-4,
+    relax: Annotated[bool, typer.Option("--relax", help="Solve the linear relaxation instead: orders and modules "
+                                        "may be fractional (labelled in summary.json).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show HiGHS's own log on stderr.")] = False,
@@ -229,7 +233,8 @@ def run_command(
 
         check_report_support()
     stages.done("validate", time.perf_counter() - clock)
-    options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet)
+    options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet, mip_gap=mip_gap,
+                            relax=relax)
     solution = solve(sc, options, route="pyomo" if route == "pyomo" else "direct", extension=extension,
                      progress=stages.done, baseline=baseline, stability_gap=stability_gap)
     if not quiet:

@@ -96,6 +96,8 @@ class Expansions:
     """$ per unit/period of capacity, [E]."""
     lead: np.ndarray
     """Periods from build to use, [E] int."""
+    unit: np.ndarray
+    """Size of one module, [E] units/period; 0: any amount can be built (SPEC v2 `expansion.unit`)."""
 
     @classmethod
     def of(cls, items: list[Expansion | None]) -> Expansions:
@@ -103,6 +105,7 @@ class Expansions:
             max=np.array([e.max if e else 0.0 for e in items], dtype=float),
             capex=np.array([e.capex if e else 0.0 for e in items], dtype=float),
             lead=np.array([e.lead_time if e else 0 for e in items], dtype=int),
+            unit=np.array([e.unit if e else 0.0 for e in items], dtype=float),
         )
 
 
@@ -169,6 +172,8 @@ class ModelData:
     src_lead: np.ndarray  # [S] periods
     src_window: np.ndarray  # [S, T] bool
     risk: np.ndarray  # [S] 0..1
+    min_order: np.ndarray  # [S] units: each order 0 or at least this (0: any amount; SPEC v2)
+    fixed_cost: np.ndarray  # [S] $ per period in which an order is placed (SPEC v2)
     src_exp: Expansions
     # processors [P]
     processors: list[str]
@@ -275,6 +280,8 @@ def build_data(sc: Scenario) -> ModelData:
         src_lead=np.array([s.lead_time for s in srcs], dtype=int),
         src_window=_rows([cal.window(s.available_from, s.available_until) for s in srcs], T, bool),
         risk=np.array([s.risk if s.risk is not None else DEFAULT_RISK[s.region] for s in srcs], dtype=float),
+        min_order=np.array([s.min_order for s in srcs], dtype=float),
+        fixed_cost=np.array([s.fixed_cost for s in srcs], dtype=float),
         src_exp=Expansions.of([s.expansion for s in srcs]),
         processors=[p.id for p in procs],
         proc_input=np.array([mat_index[p.input] for p in procs], dtype=int),

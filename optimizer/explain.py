@@ -50,9 +50,37 @@ def _scenarios(d: ModelData, node: int) -> str:
 
 
 def _infeasible(form: Formulation, session: SolverSession, problem: StandardForm, sc: Scenario) -> str:
+    """A MILP is explained from its linear relaxation (SPEC 4.5), and the text says so."""
+    rows, cols = session.irreducible_infeasible_subset()
+    if session.is_mip:
+        if not rows and not cols:
+            return _whole_numbers(form.data)
+        prefix = "shown on its linear relaxation (orders and modules fractional), infeasible too: "
+        return prefix + _subset(form, rows, cols, problem, sc)
+    return _subset(form, rows, cols, problem, sc)
+
+
+def _whole_numbers(d: ModelData) -> str:
+    """A MILP whose linear relaxation is feasible: name the discrete decisions and what they can
+    clash with (there is no irreducible subset of a MILP to read)."""
+    discrete = [f"min_order {d.min_order[s]:,.6g} {d.units[d.src_material[s]]} of {d.sources[s]}"
+                for s in np.flatnonzero(d.min_order > 0)]
+    discrete += [f"fixed_cost {d.fixed_cost[s]:,.6g} {d.currency} of {d.sources[s]}"
+                 for s in np.flatnonzero(d.fixed_cost > 0)]
+    for exp, names in ((d.src_exp, d.sources), (d.proc_exp, d.processors)):
+        discrete += [f"{names[e]} expansion in modules of {exp.unit[e]:,.6g}" for e in np.flatnonzero(exp.unit > 0)]
+    against = [f"budget {d.budget_names[b]} {d.budget_amount[b]:,.6g} {d.currency}" for b in range(len(d.budget_names))]
+    against += [f"share limit {name}" for name in d.limit_names]
+    against += _hard_targets(d)
+    text = ("its linear relaxation (orders and modules fractional) is feasible, so the whole-number decisions "
+            f"make it infeasible: {_join(discrete)}")
+    return text + (f"; they clash with {_join(against)}" if against else "")
+
+
+def _subset(form: Formulation, rows: list[int], cols: list[int], problem: StandardForm, sc: Scenario) -> str:
+    """The scenario's terms for an irreducible infeasible subset (rows, columns) of the LP."""
     d = form.data
     lp = form.lp
-    rows, cols = session.irreducible_infeasible_subset()
     parts: list[str] = [f"your constraint {problem.extra_rows[r - lp.n_rows]}" for r in rows if r >= lp.n_rows]
     materials: dict[int, int] = {}  # material -> latest node involved
     for r in rows:

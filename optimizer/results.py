@@ -121,6 +121,9 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *
     summary = summarize(form, result, costs, cash, purchases, processing, expansion, stockpile, scenario)
     summary["cost_breakdown"] = cost_breakdown(d, scenario_terms(form, terms, x))
     summary["marginal_values"] = marginal_values(form, result)
+    summary["mip_gap"], summary["best_bound"] = result.mip_gap, result.mip_bound
+    if result.integer_columns:
+        summary["mip"] = mip_summary(result)
     summary.update(extra_summary or {})
     tables = {"purchases": purchases, "stockpile": stockpile, "processing": processing, "expansion": expansion,
               "prices": prices}
@@ -436,6 +439,24 @@ def marginal_values(form: Formulation, result: SolveResult) -> dict:
     return out
 
 
+#: How a MILP's shadow prices and marginal values were obtained (SPEC 4.5), in summary.json's `mip` block.
+DUALS_OF_FIXED = ("of the LP with every order and module fixed at its value in this plan (prices.csv and "
+                  "marginal_values)")
+DUALS_OF_RELAXATION = "of the linear relaxation, orders and modules fractional (prices.csv and marginal_values)"
+
+
+def mip_summary(result: SolveResult) -> dict:
+    """summary.json's `mip` block for a program with integer decisions (SPEC 4.5): how many integer
+    variables there are, whether the linear relaxation was solved instead (`--relax`), and what the
+    shadow prices are of. The gap and best bound are top-level keys (`mip_gap`, `best_bound`: null
+    for an LP, a relaxation, or a MILP with no bound proven)."""
+    return {
+        "integer_variables": result.integer_columns,
+        "relaxed": result.relaxed,
+        "shadow_prices": DUALS_OF_RELAXATION if result.relaxed else DUALS_OF_FIXED,
+    }
+
+
 def _weighted_totals(names: list[str], codes: np.ndarray, values: np.ndarray) -> dict[str, float]:
     """Total of `values` by name, for the names that occur in `codes`, in name order."""
     total = np.bincount(codes, weights=values, minlength=len(names))
@@ -443,17 +464,24 @@ def _weighted_totals(names: list[str], codes: np.ndarray, values: np.ndarray) ->
     return {str(names[i]): float(total[i]) for i in sorted(np.flatnonzero(present), key=names.__getitem__)}
 
 
-def _spend_by_region(d: ModelData, purchases: CodedTable, processing: CodedTable, expansion: CodedTable
-                     ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(region names, region code, scenario, spend) of every purchase, processor run and build row."""
+def _spend_by_region(form: Formulation, x: np.ndarray, purchases: CodedTable, processing: CodedTable,
+                     expansion: CodedTable) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(region names, region code, scenario, spend) of every purchase, processor run and build row,
+    and of every order's fixed cost (SPEC v2: paid to the source, delivered or not)."""
+    d = form.data
     regions = sorted(set(d.src_region) | set(d.proc_region))
     code = {name: i for i, name in enumerate(regions)}
     src = np.array([code[r] for r in d.src_region], dtype=np.int64)
     proc = np.array([code[r] for r in d.proc_region], dtype=np.int64)
+    s, k, fixed = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    if "order" in form.lp.vars:
+        s, _, k, placed = _expand(form, "order", x)
+        fixed = d.fixed_cost[s] * placed
     region = np.concatenate([src[purchases.columns["source"]], proc[processing.columns["processor"]],
-                             np.concatenate([src, proc])[expansion.columns["entity"]]]).astype(np.int64)
-    scenario = np.concatenate([t.columns["scenario"] for t in (purchases, processing, expansion)]).astype(np.int64)
-    spend = np.concatenate([t.columns["spend"] for t in (purchases, processing, expansion)])
+                             np.concatenate([src, proc])[expansion.columns["entity"]], src[s]]).astype(np.int64)
+    scenario = np.concatenate([*(t.columns["scenario"] for t in (purchases, processing, expansion)), k]
+                              ).astype(np.int64)
+    spend = np.concatenate([*(t.columns["spend"] for t in (purchases, processing, expansion)), fixed])
     return regions, region, scenario, spend
 
 
@@ -466,7 +494,7 @@ def summarize(form: Formulation, result: SolveResult, costs: np.ndarray, cash: n
     prob = d.prob
     expected = float(prob @ costs)
     risk = cvar(costs, prob, d.alpha)
-    regions, region, k_spend, spend = _spend_by_region(d, purchases, processing, expansion)
+    regions, region, k_spend, spend = _spend_by_region(form, result.x, purchases, processing, expansion)
     M = len(d.materials)
     k_stock, m_stock = stockpile.columns["scenario"], stockpile.columns["material"]
     shortfall = stockpile.columns["shortfall"]

@@ -108,6 +108,8 @@ class SolverOptions:
     presolve: str = "off"
     mip_gap: float = 1e-4
     """Relative MIP gap at which HiGHS stops (SPEC 4.5; HiGHS's own default)."""
+    relax: bool = False
+    """Solve a MILP's linear relaxation: every integer column continuous (SPEC 4.5 `--relax`)."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,13 @@ class SolveResult:
     col_dual: np.ndarray | None = None
     """Reduced costs."""
     mip_gap: float | None = None
+    """(objective - mip_bound) / max(1, |objective|) of a MILP (None for an LP or a relaxation)."""
     mip_bound: float | None = None
-    """Best bound of a MILP (None for an LP)."""
+    """Best bound of a MILP: no plan costs less (None for an LP or a relaxation)."""
+    integer_columns: int = 0
+    """Integer columns of the problem as given (also when relaxed)."""
+    relaxed: bool = False
+    """The integer columns were solved as continuous (`SolverOptions.relax`)."""
     info: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -176,15 +183,28 @@ class SolverSession:
         self._row_hi = np.array(problem.row_hi, dtype=float)
         self._free_lo = self._col_lo.copy()
         self._free_hi = self._col_hi.copy()
-        self._integer = (np.zeros(self.n_cols, dtype=bool) if problem.integer is None
-                         else np.asarray(problem.integer, dtype=bool).copy())
+        given = (np.zeros(self.n_cols, dtype=bool) if problem.integer is None
+                 else np.asarray(problem.integer, dtype=bool).copy())
+        self.integer_columns = int(given.sum())
+        """Integer columns of the problem as given (SPEC 4.5), also when `options.relax` solves them
+        as continuous."""
+        self.relaxed = bool(self.options.relax and self.integer_columns)
+        self._integer = np.zeros_like(given) if self.options.relax else given
         self._cost_weight = _weights(self.n_cols, 1)
         self._col_weight = _weights(self.n_cols, 2)
         self._row_weight = _weights(self.n_rows, 3)
         self._perturbed = False  # what HiGHS holds now
         self._solved = False
+        self._fixed: SolverSession | None = None  # the LP with the integers fixed, of the last MILP solve
+        self._incumbent: np.ndarray | None = None  # the plan of the last MILP solve
         self.timings: dict[str, float] = {}
         clock = time.perf_counter()
+        self._matrix = problem
+        self._h = self._new_highs()
+        self.timings["handoff"] = time.perf_counter() - clock
+
+    def _new_highs(self) -> highspy.Highs:
+        """A Highs object holding the session's exact data, options set, nothing solved."""
         h = highspy.Highs()
         h.setOptionValue("output_flag", bool(self.options.verbose))
         h.setOptionValue("solver", self.options.solver)
@@ -194,20 +214,32 @@ class SolverSession:
             h.setOptionValue("time_limit", float(self.options.time_limit))
         if self.options.threads is not None:
             h.setOptionValue("threads", int(self.options.threads))
+        m = self._matrix
         status = h.passModel(
-            int(self.n_cols), int(self.n_rows), int(len(problem.values)), 1, 1, float(problem.offset),
+            int(self.n_cols), int(self.n_rows), int(len(m.values)), 1, 1, float(m.offset),
             _to_highs(self._cost), _to_highs(self._col_lo), _to_highs(self._col_hi),
             _to_highs(self._row_lo), _to_highs(self._row_hi),
-            np.ascontiguousarray(problem.indptr[:-1], dtype=np.int32),
-            np.ascontiguousarray(problem.indices, dtype=np.int32),
-            np.ascontiguousarray(problem.values, dtype=np.float64),
+            np.ascontiguousarray(m.indptr[:-1], dtype=np.int32),
+            np.ascontiguousarray(m.indices, dtype=np.int32),
+            np.ascontiguousarray(m.values, dtype=np.float64),
             self._integer.astype(np.int32),
         )
         if status == highspy.HighsStatus.kError:
             raise RuntimeError("HiGHS rejected the model")
-        self._h = h
-        self._matrix = problem
-        self.timings["handoff"] = time.perf_counter() - clock
+        self._perturbed = False
+        return h
+
+    def _problem(self, col_lo: np.ndarray, col_hi: np.ndarray, integer: np.ndarray | None) -> StandardForm:
+        """The session's exact problem with these column bounds and integer columns."""
+        m = self._matrix
+        return StandardForm(self._cost.copy(), col_lo, col_hi, self._row_lo.copy(), self._row_hi.copy(), m.indptr,
+                            m.indices, m.values, integer, m.offset, m.extra_cols, m.extra_rows)
+
+    def relaxation(self) -> SolverSession:
+        """A session of its own holding this problem with every integer column continuous (the linear
+        relaxation of a MILP); solved exactly (not canonically)."""
+        options = dataclasses.replace(self.options, verbose=False, relax=False)
+        return SolverSession(self._problem(self._col_lo.copy(), self._col_hi.copy(), None), options, canonical=False)
 
     # --- what the session holds -------------------------------------------------------------
 
@@ -393,55 +425,27 @@ class SolverSession:
 
     # --- solving ----------------------------------------------------------------------------
 
-    def solve(self, meanwhile: Callable[[], None] | None = None, canonical: bool | None = None) -> SolveResult:
+    def solve(self, meanwhile: Callable[[], None] | None = None, canonical: bool | None = None,
+              seed: bool = False) -> SolveResult:
         """Solve, warm from the last basis if there is one, and return values in LP order.
 
         `canonical` (default: the session's setting) finishes at the canonical optimum (module
         docstring); without it the exact LP is solved directly (analytics that need only objective
         values use that). `meanwhile` runs on this thread while HiGHS solves on its own (see
-        `_run_interruptible`). A MILP is solved to the session's gap; its duals come from the LP
-        with every integer column fixed at its value (SPEC 4.5).
+        `_run_interruptible`). A MILP: see `_run_mip` (`seed` starts it from the last solve's plan).
         """
         canonical = self.canonical if canonical is None else canonical
-        h, clock = self._h, time.perf_counter()
-        iterations = 0
+        clock = time.perf_counter()
         with _stdout_to_stderr(self.options.verbose):
-            if canonical and not self.is_mip:
-                # The exact LP first (fastest from a cold start), then the perturbed LP from its optimal
-                # basis (a few pivots), then the exact LP from the perturbed optimum's unique basis.
-                self._load(perturbed=False)
-                _run_interruptible(h, meanwhile)
-                status = self._status()
-                iterations += int(h.getInfo().simplex_iteration_count)
-                if status is SolveStatus.OPTIMAL:
-                    self._load(perturbed=True)
-                    _run_interruptible(h)
-                    status = self._status()
-                    iterations += int(h.getInfo().simplex_iteration_count)
-                if status is SolveStatus.OPTIMAL:
-                    basis = h.getBasis()
-                    h.clearSolver()
-                    self._load(perturbed=False)
-                    h.setBasis(basis)
-                    _run_interruptible(h)
-                    status = self._status()
-                    iterations += int(h.getInfo().simplex_iteration_count)
-                elif status.is_infeasible:
-                    self._load(perturbed=False)  # explanations (IIS, ray) read the exact LP
+            if self.is_mip:
+                status, iterations = self._run_mip(meanwhile, seed)
             else:
-                self._load(perturbed=False)
-                _run_interruptible(h, meanwhile)
-                status = self._status()
-                iterations += int(h.getInfo().simplex_iteration_count)
-            if status is SolveStatus.INFEASIBLE_OR_UNBOUNDED and self.options.presolve != "off":
-                h.setOptionValue("presolve", "off")
-                _run_interruptible(h)
-                h.setOptionValue("presolve", self.options.presolve)
-                status = self._status()
+                status, iterations = self._run_lp(meanwhile, canonical)
         if status is SolveStatus.INTERRUPTED:
             raise KeyboardInterrupt
         self._solved = True
         seconds = time.perf_counter() - clock
+        h = self._h
         info = h.getInfo()
         x = row_dual = col_dual = None
         objective = mip_gap = mip_bound = None
@@ -451,14 +455,18 @@ class SolverSession:
             if self._perturbed:  # a limit hit inside the perturbed solve: report within exact bounds
                 x = np.clip(x, self._col_lo, self._col_hi)
             if self.is_mip:
-                mip_gap, mip_bound = float(info.mip_gap), float(info.mip_dual_bound)
-                x, row_dual, col_dual = self._fixed_integer_lp(x)
+                x, row_dual, col_dual = self._fixed_integer_lp(x, canonical)
+                self._incumbent = x
             elif sol.dual_valid:
                 row_dual = np.asarray(sol.row_dual, dtype=float)
                 col_dual = np.asarray(sol.col_dual, dtype=float)
             else:
                 row_dual, col_dual = np.zeros(self.n_rows), np.zeros(self.n_cols)
             objective = float(self._cost @ x) + self._matrix.offset
+            bound = float(info.mip_dual_bound) if self.is_mip else np.nan
+            if np.isfinite(bound):  # no plan costs less; the fixed-integer LP's plan may beat HiGHS's own
+                mip_bound = min(bound, objective)
+                mip_gap = (objective - mip_bound) / max(1.0, abs(objective))
         return SolveResult(
             status=status,
             objective=objective,
@@ -467,6 +475,8 @@ class SolverSession:
             col_dual=col_dual,
             mip_gap=mip_gap,
             mip_bound=mip_bound,
+            integer_columns=self.integer_columns,
+            relaxed=self.relaxed,
             info={
                 "highs_version": highs_version(),
                 "model_status": h.modelStatusToString(h.getModelStatus()),
@@ -478,7 +488,7 @@ class SolverSession:
                 "solver": self.options.solver,
                 "presolve": self.options.presolve,
                 "threads": self.options.threads,
-                "canonical": bool(canonical and not self.is_mip),
+                "canonical": bool(canonical),
                 "columns": int(h.getNumCol()),
                 "rows": int(h.getNumRow()),
                 "nonzeros": int(h.getNumNz()),
@@ -486,19 +496,84 @@ class SolverSession:
             timings={**self.timings, "solve": seconds},
         )
 
-    def _fixed_integer_lp(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The LP with every integer column fixed at its (rounded) MILP value, solved canonically:
-        its plan (the MILP's, continuous part at the canonical optimum given the integers) and its
-        duals, from which shadow prices and marginal values are read (SPEC 4.5)."""
+    def _run_lp(self, meanwhile: Callable[[], None] | None, canonical: bool) -> tuple[SolveStatus, int]:
+        """Run the simplex method on the exact data; when `canonical` (module docstring), then the
+        perturbed copy from that optimum and the exact data again from the perturbed optimum's basis;
+        (status, simplex iterations)."""
+        h = self._h
+        iterations = 0
+        if canonical:
+            # The exact LP first (fastest from a cold start), then the perturbed LP from its optimal
+            # basis (a few pivots), then the exact LP from the perturbed optimum's unique basis.
+            self._load(perturbed=False)
+            _run_interruptible(h, meanwhile)
+            status = self._status()
+            iterations += int(h.getInfo().simplex_iteration_count)
+            if status is SolveStatus.OPTIMAL:
+                self._load(perturbed=True)
+                _run_interruptible(h)
+                status = self._status()
+                iterations += int(h.getInfo().simplex_iteration_count)
+            if status is SolveStatus.OPTIMAL:
+                basis = h.getBasis()
+                h.clearSolver()
+                self._load(perturbed=False)
+                h.setBasis(basis)
+                _run_interruptible(h)
+                status = self._status()
+                iterations += int(h.getInfo().simplex_iteration_count)
+            elif status.is_infeasible:
+                self._load(perturbed=False)  # explanations (IIS, ray) read the exact LP
+        else:
+            self._load(perturbed=False)
+            _run_interruptible(h, meanwhile)
+            status = self._status()
+            iterations += int(h.getInfo().simplex_iteration_count)
+        if status is SolveStatus.INFEASIBLE_OR_UNBOUNDED and self.options.presolve != "off":
+            h.setOptionValue("presolve", "off")
+            _run_interruptible(h)
+            h.setOptionValue("presolve", self.options.presolve)
+            status = self._status()
+        return status, iterations
+
+    def _run_mip(self, meanwhile: Callable[[], None] | None, seed: bool) -> tuple[SolveStatus, int]:
+        """Branch and bound to the session's gap, on the exact data; (status, simplex iterations).
+
+        Every solve but the first hands HiGHS the data afresh: a model changed in place can send the
+        search down another path than the same model passed anew, and the plan must not depend on
+        what was solved before (same input, same bytes). `seed` offers the last solve's plan as a
+        first incumbent (measured in benchmarks/README.md). HiGHS's "infeasible or unbounded" is
+        settled with the relaxation: a MILP whose relaxation is bounded is not unbounded.
+        """
+        if self._solved:
+            self._h = self._new_highs()
+        h = self._h
+        if seed and self._incumbent is not None:
+            start = highspy.HighsSolution()
+            start.col_value = self._incumbent.tolist()
+            start.value_valid = True
+            h.setSolution(start)
+        _run_interruptible(h, meanwhile)
+        status = self._status()
+        iterations = int(h.getInfo().simplex_iteration_count)
+        if status is SolveStatus.INFEASIBLE_OR_UNBOUNDED:
+            relaxed = self.relaxation().solve().status
+            status = SolveStatus.UNBOUNDED if relaxed is SolveStatus.UNBOUNDED else SolveStatus.INFEASIBLE
+        return status, iterations
+
+    def _fixed_integer_lp(self, x: np.ndarray, canonical: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The LP with every integer column fixed at its (rounded) MILP value, solved canonically (if
+        `canonical`): its plan (the MILP's integers, the continuous part at the canonical optimum
+        given them, which costs no more than HiGHS's) and its duals, from which shadow prices and
+        marginal values are read (SPEC 4.5). Kept for `cost_ranging`. If it cannot be solved (a time
+        limit), HiGHS's plan with zero duals."""
         ints = np.flatnonzero(self._integer)
-        values = np.round(x[ints])
         lo, hi = self._col_lo.copy(), self._col_hi.copy()
-        lo[ints] = hi[ints] = values
-        m = self._matrix
-        fixed = StandardForm(self._cost, lo, hi, self._row_lo, self._row_hi, m.indptr, m.indices, m.values,
-                             None, m.offset)
-        result = SolverSession(fixed, dataclasses.replace(self.options, verbose=False)).solve()
-        if result.x is None or result.row_dual is None:
+        lo[ints] = hi[ints] = np.round(x[ints])
+        options = dataclasses.replace(self.options, verbose=False, relax=False)
+        self._fixed = SolverSession(self._problem(lo, hi, None), options, canonical=canonical)
+        result = self._fixed.solve()
+        if not result.status.is_optimal or result.x is None or result.row_dual is None:
             return x, np.zeros(self.n_rows), np.zeros(self.n_cols)
         return result.x, result.row_dual, result.col_dual
 
@@ -508,7 +583,10 @@ class SolverSession:
     # --- what a solve can tell beyond the values ----------------------------------------------
 
     def cost_ranging(self) -> CostRanging | None:
-        """Cost ranging of the last optimal LP solve (None if HiGHS cannot give it)."""
+        """Cost ranging of the last optimal LP solve (None if HiGHS cannot give it); for a MILP, of
+        the LP with every integer column fixed at its value (SPEC 4.5, 7.4)."""
+        if self.is_mip:
+            return self._fixed.cost_ranging() if self._fixed is not None else None
         self._load(perturbed=False)
         status, ranging = self._h.getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
@@ -520,7 +598,13 @@ class SolverSession:
 
     def irreducible_infeasible_subset(self, time_limit: float = 30.0) -> tuple[list[int], list[int]]:
         """(rows, columns) of an irreducible infeasible subset of the exact LP (from an elastic LP,
-        made irreducible: PERF-FACTS), as LP indices."""
+        made irreducible: PERF-FACTS), as LP indices; of a MILP, that of its relaxation (empty when
+        the relaxation is feasible: then the integers make it infeasible)."""
+        if self.is_mip:
+            relaxed = self.relaxation()
+            if not relaxed.solve().status.is_infeasible:
+                return [], []
+            return relaxed.irreducible_infeasible_subset(time_limit)
         self._load(perturbed=False)
         h = self._h
         h.setOptionValue("iis_strategy", 6)
@@ -529,7 +613,12 @@ class SolverSession:
         return [int(r) for r in iis.row_index_], [int(c) for c in iis.col_index_]
 
     def primal_ray(self) -> np.ndarray | None:
-        """A direction along which the cost falls without end (after an unbounded solve), or None."""
+        """A direction along which the cost falls without end (after an unbounded solve), or None;
+        of a MILP, that of its relaxation."""
+        if self.is_mip:
+            relaxed = self.relaxation()
+            relaxed.solve()
+            return relaxed.primal_ray()
         _, has_ray, ray = self._h.getPrimalRay()
         return np.asarray(ray, dtype=float) if has_ray else None
 

@@ -132,6 +132,16 @@ Id = Annotated[str, Field(pattern=ID_RE, min_length=1, max_length=100)]
 OneOrMany = str | list[str]
 
 
+def _is_zero(value: float) -> bool:
+    return value == 0
+
+
+#: A discrete-decision field of SPEC v2 (`min_order`, `fixed_cost`, `expansion.unit`), >= 0, default 0
+#: meaning "not asked for". Left out of dumps at 0, so a scenario that does not use discrete decisions
+#: dumps, hashes (`scenario_sha256`) and converts exactly as before they existed.
+Discrete = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False, exclude_if=_is_zero)]
+
+
 class Strict(BaseModel):
     """Base of every scenario model: strict types, no unknown keys, immutable."""
 
@@ -221,6 +231,8 @@ class Expansion(Strict):
     """Cost per unit/period of capacity built ($)."""
     lead_time: LeadTime = 0
     """Periods from build to use."""
+    unit: Discrete = 0.0
+    """Build only in whole modules of this many units/period (0: any amount; at most `max`)."""
 
 
 class Source(Strict):
@@ -245,6 +257,10 @@ class Source(Strict):
     """Exclusive."""
     risk: Share | None = None
     """Supply risk score 0..1; default by region (SPEC 4.4)."""
+    min_order: Discrete = 0.0
+    """Each order is 0 or at least this many units (0: any amount). Needs a finite supply bound."""
+    fixed_cost: Discrete = 0.0
+    """$ per period in which an order is placed, delivered or not (0: none). Needs a finite supply bound."""
     expansion: Expansion | None = None
 
     @model_validator(mode="after")

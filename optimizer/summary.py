@@ -41,11 +41,25 @@ def top_purchases(purchases: pa.Table, top: int) -> list[dict]:
     return purchases.take(order[:top]).to_pylist()
 
 
+def _mip_rows(summary: dict, currency: str) -> tuple[str, str]:
+    """The MIP line of the head table: the gap and best bound, or what a relaxation means."""
+    mip = summary["mip"]
+    if mip["relaxed"]:
+        return ("relaxation", f"{mip['integer_variables']} integer decisions solved as fractions: the cost is a "
+                              "lower bound, the orders and builds may not be whole")
+    if summary["mip_gap"] is None:
+        return ("MIP gap", "no bound proven yet")
+    return ("MIP gap", f"{summary['mip_gap']:.4%} (best bound {_money(summary['best_bound'], currency)}; "
+                       f"{mip['integer_variables']} integer decisions)")
+
+
 def print_summary(console: Console, solution: Solution, folder: Path | None = None, top: int = 10) -> None:
     """Status, headline costs, shortfall by material, spend by region, top purchases."""
     s = solution.summary
     cur = s.get("currency", "USD")
-    head = Table(title=f"{s['name']}: {s['status']}", show_header=False, box=None)
+    mip = s.get("mip")
+    relaxed = " (LP relaxation)" if mip and mip["relaxed"] else ""
+    head = Table(title=f"{s['name']}: {s['status']}{relaxed}", show_header=False, box=None)
     split = s["cost_breakdown"]
     expected = split["expected"]["discounted"]
     head.add_row("objective", _money(s["objective"], cur))
@@ -55,6 +69,9 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
                  "not money)")
     head.add_row(f"CVaR {s['cvar_alpha']:.0%}", _money(s["cvar"], cur))
     head.add_row("cash spend (expected)", _money(s["cash_spend"], cur))
+    if mip:
+        head.add_row(*_mip_rows(s, cur))
+        head.add_row("shadow prices", mip["shadow_prices"])
     console.print(head)
     if len(s["scenarios"]) > 1:
         table = Table(title="Scenarios")

@@ -962,6 +962,210 @@ def test_domestic_sources_are_exempt_from_tariffs_without_home_country():
     assert close(split["tariffs"], 4 * 9 * 0.5) and close(split["purchases"], 114)
 
 
+# --- SPEC version 2: discrete decisions (a MILP; issue 15) ------------------------------------------
+
+
+def solve_with(doc: dict, status: str = "optimal", **options):
+    """Solve with SolverOptions (e.g. relax=True) and check the status."""
+    from optimizer.solve import SolverOptions
+
+    sol = optimizer.solve(doc, SolverOptions(**options)) if options else optimizer.solve(doc)
+    assert sol.status == status, (sol.status, sol.explanation)
+    return sol
+
+
+def built(sol) -> dict[tuple[str, str], float]:
+    """{(period, entity): capacity built} of scenario base."""
+    exp = sol.expansion
+    exp = exp[exp["scenario"] == "base"] if "scenario" in exp else exp
+    return {(r.period, r.entity): float(r.built) for r in exp.itertuples()}
+
+
+# --- min_order -----------------------------------------------------------------------------------
+
+
+def min_order_case(penalty: float) -> dict:
+    return scenario(
+        horizon=horizon(1),
+        materials=[{"id": "dy", "demand": 3, "shortfall_penalty": penalty}],
+        sources=[src("us", "domestic", "US", 10, capacity=10, min_order=5)],
+    )
+
+
+def test_min_order_buy_five_to_serve_three_beats_a_shortfall():
+    """1 month, demand 3, shortfall penalty 100. us price 10, capacity 10, min_order 5.
+
+    Each order is 0 or at least 5. Buying 3 is not allowed; buying 5 costs 50 and the 2 units over
+    demand are disposed of (sale_price 0); a shortfall of 3 costs 300. Plan: buy 5, surplus 2.
+    Objective = 50. The relaxation (order = 3/10 makes min_order * order = 1.5 <= 3) buys 3: 30.
+    """
+    sol = solve_with(min_order_case(100))
+    assert_bought(sol, {(JAN, "us"): 5})
+    assert close(float(sol.stockpile["surplus"].iloc[0]), 2)
+    assert_objective(sol, 50)
+    assert sol.summary["mip"]["relaxed"] is False
+    assert sol.summary["mip_gap"] is not None and sol.summary["mip_gap"] <= 1e-4
+    assert sol.summary["best_bound"] <= sol.objective + TOL
+    relaxed = solve_with(min_order_case(100), relax=True)
+    assert_bought(relaxed, {(JAN, "us"): 3})
+    assert_objective(relaxed, 30)
+    assert relaxed.summary["mip"]["relaxed"] is True
+    assert relaxed.summary["mip_gap"] is None and relaxed.summary["best_bound"] is None
+
+
+def test_min_order_shortfall_wins_when_cheaper_than_the_lot():
+    """The same with shortfall penalty 15: a shortfall of 3 costs 45 < the lot of 5 at 50.
+    Plan: no order, shortfall 3. Objective = 45."""
+    sol = solve_with(min_order_case(15))
+    assert bought(sol) == {}
+    assert close(float(sol.stockpile["shortfall"].iloc[0]), 3)
+    assert_objective(sol, 45)
+
+
+# --- fixed_cost ----------------------------------------------------------------------------------
+
+
+def fixed_cost_case(**budget) -> dict:
+    return scenario(
+        horizon=horizon(2),
+        materials=[{"id": "dy", "demand": 3, "shortfall_penalty": 1000, "stockpile": {"holding_cost": 1}}],
+        sources=[src("us", "domestic", "US", 10, capacity=10, fixed_cost=20)],
+        **budget,
+    )
+
+
+def test_fixed_cost_one_order_of_six_beats_two_of_three():
+    """2 months, demand 3 each, holding 1/unit/month. us price 10, capacity 10, fixed_cost 20.
+
+    Two orders of 3: 2 * (30 + 20) = 100. One order of 6 in January, 3 held into February:
+    60 + 20 + 3 * 1 = 83. Plan: buy 6 in January, stock [3, 0]. Objective = 83, of which fixed
+    costs 20 (cost_breakdown `fixed_costs`, counted as money and as cash spend 80).
+    The relaxation needs only order >= buy / U (U = capacity 10), so it pays 20 / 10 = 2 per unit:
+    buying 3 each month costs (10 + 2) * 6 = 72 < 6 in January at 72 + 3 of holding: 72.
+    """
+    sol = solve_with(fixed_cost_case())
+    assert_bought(sol, {(JAN, "us"): 6})
+    assert_objective(sol, 83)
+    split = sol.summary["cost_breakdown"]["expected"]["undiscounted"]
+    assert close(split["fixed_costs"], 20)
+    assert close(sol.summary["cash_spend"], 80)
+    assert close(sol.summary["spend_by_region"]["domestic"], 80)
+    relaxed = solve_with(fixed_cost_case(), relax=True)
+    assert_bought(relaxed, {(JAN, "us"): 3, (FEB, "us"): 3})
+    assert_objective(relaxed, 72)
+
+
+def test_fixed_cost_counts_against_a_budget():
+    """1 month, demand 5, shortfall penalty 100. us price 10, capacity 10, fixed_cost 20; budget 60.
+
+    An order of x costs 10 x + 20 <= 60, so x <= 4: buy 4, shortfall 1. Objective = 40 + 20 + 100 =
+    160 (without the fixed cost in the budget it would buy 5 for 70)."""
+    doc = fixed_cost_case(budgets=[{"name": "b", "amount": 60}])
+    doc["horizon"] = horizon(1)
+    doc["materials"][0]["demand"] = 5
+    doc["materials"][0]["shortfall_penalty"] = 100
+    sol = solve_with(doc)
+    assert_bought(sol, {(JAN, "us"): 4})
+    assert_objective(sol, 160)
+
+
+# --- expansion.unit ------------------------------------------------------------------------------
+
+
+def module_case() -> dict:
+    return scenario(
+        horizon=horizon(1),
+        materials=[{"id": "dy", "demand": 6, "shortfall_penalty": 100}],
+        sources=[src("us", "domestic", "US", 10, capacity=0,
+                     expansion={"max": 12, "capex": 1, "unit": 4})],
+    )
+
+
+def test_module_build_need_six_modules_of_four_build_eight():
+    """1 month, demand 6, shortfall penalty 100. us price 10, capacity 0, expansion {max 12,
+    capex 1, unit 4, lead_time 0}.
+
+    Capacity comes in modules of 4: 4 serves 4 and leaves a shortfall of 2 (4 + 40 + 200 = 244);
+    8 serves all 6 (8 + 60 = 68); 12 costs 4 more than 8. Plan: build 8 (two modules), buy 6.
+    Objective = 68. The relaxation builds exactly 6: 6 + 60 = 66.
+    """
+    sol = solve_with(module_case())
+    assert built(sol) == pytest.approx({(JAN, "us"): 8})
+    assert_bought(sol, {(JAN, "us"): 6})
+    assert_objective(sol, 68)
+    relaxed = solve_with(module_case(), relax=True)
+    assert built(relaxed) == pytest.approx({(JAN, "us"): 6})
+    assert_objective(relaxed, 66)
+
+
+def test_processor_modules():
+    """1 month. ore from mine at 1; ni demand 5, import at 10. refinery ore -> {ni: 1}, cost 1,
+    capacity 0, expansion {max 9, capex 2, unit 3}.
+
+    Refined ni costs 1 + 1 = 2 plus capex 2 per unit of capacity; a module of 3 saves 3 * (10 - 4)
+    = 18 when fully used. Two modules (6 >= 5): capex 12 + 5 * 2 = 22; one module: 6 + 3 * 2 + 2 * 10
+    = 32; none: 50. Plan: build 6, refine 5. Objective = 22."""
+    sol = solve_with(scenario(
+        horizon=horizon(1),
+        materials=[{"id": "ore"}, {"id": "ni", "demand": 5, "shortfall_penalty": 1000}],
+        sources=[
+            {"id": "mine", "material": "ore", "region": "domestic", "country": "US", "price": 1},
+            {"id": "ni-import", "material": "ni", "region": "allied", "country": "JP", "price": 10},
+        ],
+        processors=[{"id": "refinery", "region": "domestic", "country": "US", "input": "ore",
+                     "outputs": {"ni": 1}, "cost": 1, "capacity": 0,
+                     "expansion": {"max": 9, "capex": 2, "unit": 3}}],
+    ))
+    assert built(sol) == pytest.approx({(JAN, "refinery"): 6})
+    assert_bought(sol, {(JAN, "mine"): 5})
+    assert_objective(sol, 22)
+
+
+# --- scenario trees: the integer decision is shared before the split ------------------------------
+
+
+def surge_case() -> dict:
+    return scenario(
+        horizon=horizon(2),
+        materials=[{"id": "dy", "demand": [0, 8], "shortfall_penalty": 1000}],
+        sources=[
+            src("us", "domestic", "US", 1, capacity=0, expansion={"max": 20, "capex": 5, "lead_time": 1, "unit": 10}),
+            src("jp", "allied", "JP", 10),
+        ],
+        scenarios=[
+            {"name": "base", "probability": 0.5},
+            {"name": "surge", "probability": 0.5,
+             "events": [{"type": "demand", "where": {"material": "dy"}, "multiplier": 2, "from": FEB}]},
+        ],
+    )
+
+
+def test_module_decision_is_shared_before_the_split():
+    """2 months, demand [0, 8]; scenario surge (0.5) doubles February's demand to 16. us price 1,
+    capacity 0, expansion {max 20, capex 5, lead_time 1, unit 10}: only a January build is usable
+    (in February), and January cannot tell base from surge, so both build the same modules n.
+    jp price 10, unlimited.
+
+    n = 0: C = 80 | 160, expected 120. n = 1 (capex 50): base 50 + 8 = 58; surge 50 + 10 + 6 * 10
+    = 120; expected 89. n = 2 (capex 100): 108 | 116, expected 112. Plan: one module in January in
+    both scenarios; base buys 8 from us, surge 10 from us and 6 from jp. Objective = 89.
+    (With foresight surge alone would build two modules, 116 < 120: expected 87.)
+    The relaxation builds 8 (shared): 40 + 8 | 40 + 8 + 80 = 48 | 128, expected 88.
+    """
+    sol = solve_with(surge_case())
+    exp = sol.expansion
+    for k in ("base", "surge"):
+        rows = exp[exp["scenario"] == k]
+        assert [(r.period, r.entity) for r in rows.itertuples()] == [(JAN, "us")]
+        assert close(float(rows["built"].iloc[0]), 10)
+    assert_bought(sol, {(FEB, "us"): 8}, scen="base")
+    assert_bought(sol, {(FEB, "us"): 10, (FEB, "jp"): 6}, scen="surge")
+    assert close(sol.summary["scenarios"]["base"]["cost"], 58)
+    assert close(sol.summary["scenarios"]["surge"]["cost"], 120)
+    assert_objective(sol, 89)
+    assert_objective(solve_with(surge_case(), relax=True), 88)
+
+
 # --- the registry: every variable family and every cost term has a hand-worked test ------------------
 
 #: Variable family (optimizer.model.lp.FAMILIES) -> a test above whose optimum is worked out by hand
@@ -977,6 +1181,9 @@ HAND_WORKED_FAMILIES = {
     "built_source": test_source_expansion_with_lead_time,
     "build_processor": test_processor_expansion,
     "built_processor": test_processor_expansion,
+    "order": test_fixed_cost_one_order_of_six_beats_two_of_three,
+    "modules_source": test_module_build_need_six_modules_of_four_build_eight,
+    "modules_processor": test_processor_modules,
     "node_cost": test_cvar_with_full_aversion_is_the_objective,
     "eta": test_cvar_with_full_aversion_is_the_objective,
     "excess": test_cvar_with_full_aversion_is_the_objective,
@@ -994,6 +1201,7 @@ HAND_WORKED_COST_TERMS = {
     ("sales_revenue", "surplus"): test_coproduct_processing_with_sale_of_byproduct,
     ("capex", "build_source"): test_source_expansion_with_lead_time,
     ("capex", "build_processor"): test_processor_expansion,
+    ("fixed_costs", "order"): test_fixed_cost_one_order_of_six_beats_two_of_three,
 }
 
 

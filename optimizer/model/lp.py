@@ -30,11 +30,14 @@ class Family:
     doc: str
     cost_words: str = ""
     """What its cost per unit is called in messages (`landed cost`); empty if it has no cost term."""
+    integer: bool = False
+    """Whole numbers only (SPEC v2 discrete decisions): with any such column the program is a MILP."""
 
 
 #: Every variable family of the formulation (SPEC section 3), in column order.
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("buy", "sources", "unit/period", "units ordered from a source", "landed cost"),
+    Family("order", "sources", "-", "an order is placed (1) or not (0)", "fixed cost", integer=True),
     Family("process", "processors", "unit/period", "input units fed to a processor", "processing cost"),
     Family("stock", "materials", "unit", "end-of-period stockpile level", "holding cost"),
     Family("short", "materials", "unit/period", "unmet demand", "shortfall penalty"),
@@ -42,8 +45,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("below", "materials", "unit", "stock below target", "target penalty"),
     Family("build_source", "sources", "unit/period", "source capacity built", "capex"),
     Family("built_source", "sources", "unit/period", "source capacity built so far"),
+    Family("modules_source", "sources", "-", "source modules built so far", integer=True),
     Family("build_processor", "processors", "unit/period", "processor capacity built", "capex"),
     Family("built_processor", "processors", "unit/period", "processor capacity built so far"),
+    Family("modules_processor", "processors", "-", "processor modules built so far", integer=True),
     Family("node_cost", None, "$", "discounted cost of a node"),
     Family("eta", None, "$", "value-at-risk level of CVaR"),
     Family("excess", None, "$", "scenario cost above eta"),
@@ -59,6 +64,7 @@ class VarFamily:
     entity: np.ndarray  # [n] index into the entity list of the family (materials, sources, ...)
     node: np.ndarray  # [n] tree node
     first: int  # column of the first variable
+    integer: bool = False  # whole numbers only (SPEC v2 discrete decisions)
 
     @property
     def cols(self) -> np.ndarray:
@@ -104,7 +110,7 @@ class LinearProgram:
         family = FAMILIES[family] if isinstance(family, str) else family
         n = len(entity)
         fam = VarFamily(family.name, f"{family.doc} [{family.unit}]", np.asarray(entity, dtype=np.int64),
-                        np.asarray(node, dtype=np.int64), self.n_cols)
+                        np.asarray(node, dtype=np.int64), self.n_cols, family.integer)
         self.vars[family.name] = fam
         self.col_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
         self.col_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
@@ -150,11 +156,22 @@ class LinearProgram:
                    and np.array_equal(self.vars[k].node, other.vars[k].node) for k in self.vars) and all(
             self.rows[k].size == other.rows[k].size for k in self.rows)
 
+    @property
+    def has_integers(self) -> bool:
+        """Whether some column is integer: the program is a MILP (SPEC 4.5)."""
+        return any(fam.integer and len(fam.entity) for fam in self.vars.values())
+
+    def integer_mask(self) -> np.ndarray | None:
+        """[n_cols] bool, True for integer columns; None when there are none (an LP)."""
+        if not self.has_integers:
+            return None
+        return np.concatenate([np.full(len(fam.entity), fam.integer) for fam in self.vars.values()])
+
     def standard_form(self) -> StandardForm:
         """The LP as the solver takes it: bounds, costs and the matrix in compressed columns."""
         c, col_lo, col_hi, row_lo, row_hi, rows, cols, vals = self.arrays()
         indptr, indices, values = csc(rows, cols, vals, self.n_cols)
-        return StandardForm(c, col_lo, col_hi, row_lo, row_hi, indptr, indices, values)
+        return StandardForm(c, col_lo, col_hi, row_lo, row_hi, indptr, indices, values, self.integer_mask())
 
 
 @dataclass(frozen=True)
@@ -241,6 +258,7 @@ def formulate(d: ModelData) -> Formulation:
     tree = d.tree
     N = tree.size
     buy = add_buy(lp, d)
+    order = add_order(lp, d)
     process = add_process(lp, d)
     stock = add_stock(lp, d)
     add_shortfall(lp, d)
@@ -255,6 +273,8 @@ def formulate(d: ModelData) -> Formulation:
     }
     add_supply_max(lp, d, "supply_max", "buy", d.src_exp, d.src_cmult, d.src_cap, src_built)
     add_supply_max(lp, d, "process_max", "process", d.proc_exp, d.proc_cmult, d.proc_cap, proc_built)
+    if order is not None:
+        add_order_limits(lp, d, order)
     add_material_balance(lp, d, lk)
     add_target_min(lp, d, lk["stock"])
     terms = cost_terms(d, lp)
@@ -324,6 +344,22 @@ def add_buy(lp: LinearProgram, d: ModelData) -> VarFamily:
     return lp.add_vars("buy", s, n, 0.0, hi)
 
 
+def add_order(lp: LinearProgram, d: ModelData) -> VarFamily | None:
+    """order[s,n] in {0, 1}: an order is placed from source s at node n (SPEC v2 3), for sources with
+    min_order > 0 or fixed_cost > 0, wherever buy[s,n] exists (one per buy column, in its order).
+    None when no source asks for it: the program then stays an LP."""
+    asked = _order_columns(d, lp.vars["buy"])
+    if not len(asked):
+        return None
+    buy = lp.vars["buy"]
+    return lp.add_vars("order", buy.entity[asked], buy.node[asked], 0.0, 1.0)
+
+
+def _order_columns(d: ModelData, buy: VarFamily) -> np.ndarray:
+    """Indices into buy's columns of the orders that get an `order` variable (in `add_order`'s order)."""
+    return np.flatnonzero(((d.min_order > 0) | (d.fixed_cost > 0))[buy.entity])
+
+
 def add_process(lp: LinearProgram, d: ModelData) -> VarFamily:
     """process[p,n] >= 0: input units fed to processor p at node n; 0 where banned or out of window."""
     t, k = _node_grid(d)
@@ -386,6 +422,13 @@ def add_expansion(lp: LinearProgram, d: ModelData, kind: str, exp: Expansions, c
     entity has finite capacity (expansion of an unlimited one is pointless). The expansion limit
     sum_t build[e,t,k] <= max_e is the upper bound of `built`; `expansion_cumulative` links them:
     built[e,n] - built[e,parent(n)] - build[e,n] = 0.
+
+    Whole modules (SPEC v2 `expansion.unit` u_e > 0): an integer modules[e,n] in
+    [0, floor(max_e / u_e)] counts the modules built so far, and `expansion_modules` rows
+    built[e,n] - u_e * modules[e,n] = 0 make every build[e,n] = u_e * (modules[e,n] -
+    modules[e,parent(n)]) a whole number of modules, as SPEC 4.1.12 asks. Counting them cumulatively
+    rather than per period is the same set of plans; branching on "how many by node n" fixes a
+    whole path of the tree at once, which the per-period count does not (docs/model.md).
     """
     T = d.calendar.periods
     t = d.tree.t
@@ -396,6 +439,9 @@ def add_expansion(lp: LinearProgram, d: ModelData, kind: str, exp: Expansions, c
         return None
     build = lp.add_vars(f"build_{kind}", e, n, 0.0, INF)
     built = lp.add_vars(f"built_{kind}", e, n, 0.0, exp.max[e])
+    modular = exp.unit[e] > 0
+    most = np.floor(exp.max[e[modular]] / exp.unit[e[modular]] * (1 + 1e-12))
+    modules = lp.add_vars(f"modules_{kind}", e[modular], n[modular], 0.0, most) if modular.any() else None
     table = np.full((len(cap), d.tree.size), -1, dtype=np.int64)
     table[e, n] = built.cols
     parent = d.tree.parent[n]
@@ -413,6 +459,16 @@ def add_expansion(lp: LinearProgram, d: ModelData, kind: str, exp: Expansions, c
             (rows[has_parent], table[e[has_parent], parent[has_parent]], -1.0),
         ],
     )
+    if modules is not None:
+        rows = np.arange(len(modules.entity))
+        lp.add_rows(
+            f"expansion_modules_{kind}",
+            "built[e,n] - unit_e * modules[e,n] = 0 [unit/period]",
+            {"entity": modules.entity, "node": modules.node},
+            0.0,
+            0.0,
+            [(rows, built.cols[modular], 1.0), (rows, modules.cols, -exp.unit[modules.entity])],
+        )
     return build, built
 
 
@@ -452,6 +508,30 @@ def add_supply_max(lp: LinearProgram, d: ModelData, name: str, var: str, exp: Ex
         cap[e, t] * mult,
         [(rows, fam.cols[sel], 1.0), (rows, table[e, anc], -mult)],
     )
+
+
+def add_order_limits(lp: LinearProgram, d: ModelData, order: VarFamily) -> None:
+    """SPEC 4.1.12: min_order_s * order[s,n] <= buy[s,n] <= U[s,n] * order[s,n], with
+    U = (cap[s,t] + max_s) * cmult[s,t,k] the supply bound of 4.1.1 with all of expansion.max built
+    (finite: validation requires a capacity) [unit/period].
+
+    `order_max` rows for every order column (an order must be placed to buy); `order_min` rows for
+    sources with min_order > 0.
+    """
+    buy = lp.vars["buy"]
+    tree = d.tree
+    s, n = order.entity, order.node
+    t, k = tree.t[n], tree.rep[n]
+    buy_cols = buy.cols[_order_columns(d, buy)]  # one order column per buy column, in order
+    upper = (d.src_cap[s, t] + d.src_exp.max[s]) * d.src_cmult[s, t, k]
+    rows = np.arange(len(s))
+    lp.add_rows("order_max", "buy - U * order <= 0 [unit/period]", {"entity": s, "node": n}, -INF, 0.0,
+                [(rows, buy_cols, 1.0), (rows, order.cols, -upper)])
+    floor = np.flatnonzero(d.min_order[s] > 0)
+    if len(floor):
+        rows = np.arange(len(floor))
+        lp.add_rows("order_min", "buy - min_order * order >= 0 [unit/period]", {"entity": s[floor], "node": n[floor]},
+                    0.0, INF, [(rows, buy_cols[floor], 1.0), (rows, order.cols[floor], -d.min_order[s[floor]])])
 
 
 def add_material_balance(lp: LinearProgram, d: ModelData, lk: dict[str, Lookup]) -> None:
@@ -675,6 +755,7 @@ def _per_unit(d: ModelData) -> dict[tuple[str, str], np.ndarray]:
         ("sales_revenue", "surplus"): d.sale_price[:, None],
         ("capex", "build_source"): d.src_exp.capex[:, None],
         ("capex", "build_processor"): d.proc_exp.capex[:, None],
+        ("fixed_costs", "order"): d.fixed_cost[:, None],
     }
 
 
@@ -684,7 +765,8 @@ def cost_terms(d: ModelData, lp: LinearProgram) -> list[CostTerm]:
     on buy, purchases landed * delivered, tariffs price * pmult * tariff * delivered (a part of it)
     and risk_premium landed * premium * risk_s * delivered, due in the order period and borne where
     the delivery is known (`buy_outcomes`); end_value on the last period's stock; every other term
-    its per-unit amount of the entity and period (`_per_unit`).
+    its per-unit amount of the entity and period (`_per_unit`; fixed_costs is due at the order's
+    node, delivered or not: SPEC v2 4.2).
     """
     tree = d.tree
     per_unit = _per_unit(d)

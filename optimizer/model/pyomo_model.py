@@ -35,7 +35,11 @@ from optimizer.spec import Scenario
 #: Entity list behind each row label (rows with an `entity` label name it by family).
 ROW_LABELS = {"material": "materials", "budget": "budget_names", "limit": "limit_names"}
 ROW_ENTITIES = {"supply_max": "sources", "process_max": "processors",
-                "expansion_cumulative_source": "sources", "expansion_cumulative_processor": "processors"}
+                "expansion_cumulative_source": "sources", "expansion_cumulative_processor": "processors",
+                "order_min": "sources", "order_max": "sources",
+                "expansion_modules_source": "sources", "expansion_modules_processor": "processors"}
+
+
 @dataclass(frozen=True)
 class ModelLink:
     """How a built model maps onto the formulation: its variables and constraints in LP order."""
@@ -88,6 +92,7 @@ def build_model(form: Formulation, scenario: Scenario) -> pyo.ConcreteModel:
             keys = [((names[e],) if kind else ()) + nodes[nd] for e, nd in zip(fam.entity.tolist(), fam.node.tolist())]
             bounds = dict(zip(keys, zip(lo, hi)))
             var = pyo.Var(keys, dense=True, doc=f"{fam.doc}, one per tree node",
+                          within=pyo.Integers if fam.integer else pyo.Reals,
                           bounds=lambda _m, *key, b=bounds: tuple(_bound(v) for v in b[key]))
             m.add_component(f"{name}_node", var)
             for i, key in enumerate(keys):
@@ -221,6 +226,8 @@ def compile_model(model: pyo.ConcreteModel) -> StandardForm:
             first_copy[sf_row[i]] = i
     keep_entry &= first_copy[sf_row[a.row]] == a.row
     indptr, indices, values = csc(sf_row[a.row[keep_entry]], col_of[a.col[keep_entry]], a.data[keep_entry], n)
+    integer = np.array([v.is_integer() for v in every], dtype=bool)
     # a constraint of ours the compiler dropped (deactivated by the user) has no entries and no bounds
-    return StandardForm(cost, col_lo, col_hi, row_lo, row_hi, indptr, indices, values, None, offset,
-                        tuple(v.name for v in extra_cols), tuple(extra_names))
+    return StandardForm(cost, col_lo, col_hi, row_lo, row_hi, indptr, indices, values,
+                        integer if integer.any() else None, offset, tuple(v.name for v in extra_cols),
+                        tuple(extra_names))
