@@ -48,9 +48,10 @@ class Planner:
         self.problem = self.form.lp.standard_form()
         self.session = SolverSession(self.problem, self.options)
 
-    def solve(self) -> Solution:
-        """Solve (warm after an update) and return the Solution."""
-        result = self.session.solve()
+    def solve(self, seed: bool = True) -> Solution:
+        """Solve (warm after an update) and return the Solution. A MILP is re-solved whole, offered
+        the previous plan as its first incumbent when `seed` (SolverSession.solve)."""
+        result = self.session.solve(seed=seed)
         return finish(self.form, self.session, self.problem, result, self.scenario,
                       {**self.timings, **result.timings})
 
