@@ -580,6 +580,21 @@ def test_source_expansion_with_lead_time():
     assert_objective(sol, 450)
 
 
+def refinery_case(periods: int, demand: float, import_price: float, expansion: dict) -> dict:
+    """ore (feedstock) from mine at 1; ni demand per month, ni-import at `import_price`; refinery
+    ore -> {ni: 1}, cost 1, capacity 0, with this expansion."""
+    return scenario(
+        horizon=horizon(periods),
+        materials=[{"id": "ore"}, {"id": "ni", "demand": demand, "shortfall_penalty": 1000}],
+        sources=[
+            {"id": "mine", "material": "ore", "region": "domestic", "country": "US", "price": 1},
+            {"id": "ni-import", "material": "ni", "region": "allied", "country": "JP", "price": import_price},
+        ],
+        processors=[{"id": "refinery", "region": "domestic", "country": "US", "input": "ore",
+                     "outputs": {"ni": 1}, "cost": 1, "capacity": 0, "expansion": expansion}],
+    )
+
+
 def test_processor_expansion():
     """2 months. ore (feedstock) from mine at 1; ni demand 10/month, ni-import at 4.
     refinery: ore -> {ni: 1}, cost 1, capacity 0, expansion {max 100, capex 3, lead 0}.
@@ -589,17 +604,7 @@ def test_processor_expansion():
     Plan: build 10 in January; each month buy 10 ore and refine 10.
     Objective = 30 + 2 * (10 + 10) = 70 (importing would cost 80).
     """
-    sol = solve(scenario(
-        horizon=horizon(2),
-        materials=[{"id": "ore"}, {"id": "ni", "demand": 10, "shortfall_penalty": 1000}],
-        sources=[
-            {"id": "mine", "material": "ore", "region": "domestic", "country": "US", "price": 1},
-            {"id": "ni-import", "material": "ni", "region": "allied", "country": "JP", "price": 4},
-        ],
-        processors=[{"id": "refinery", "region": "domestic", "country": "US", "input": "ore",
-                     "outputs": {"ni": 1}, "cost": 1, "capacity": 0,
-                     "expansion": {"max": 100, "capex": 3}}],
-    ))
+    sol = solve(refinery_case(periods=2, demand=10, import_price=4, expansion={"max": 100, "capex": 3}))
     assert_bought(sol, {(JAN, "mine"): 10, (FEB, "mine"): 10})
     inputs = sol.processing[sol.processing["flow"] == "input"]
     assert {r.period: float(r.quantity) for r in inputs.itertuples()} == pytest.approx({JAN: 10, FEB: 10})
@@ -1105,17 +1110,7 @@ def test_processor_modules():
     Refined ni costs 1 + 1 = 2 plus capex 2 per unit of capacity; a module of 3 saves 3 * (10 - 4)
     = 18 when fully used. Two modules (6 >= 5): capex 12 + 5 * 2 = 22; one module: 6 + 3 * 2 + 2 * 10
     = 32; none: 50. Plan: build 6, refine 5. Objective = 22."""
-    sol = solve_with(scenario(
-        horizon=horizon(1),
-        materials=[{"id": "ore"}, {"id": "ni", "demand": 5, "shortfall_penalty": 1000}],
-        sources=[
-            {"id": "mine", "material": "ore", "region": "domestic", "country": "US", "price": 1},
-            {"id": "ni-import", "material": "ni", "region": "allied", "country": "JP", "price": 10},
-        ],
-        processors=[{"id": "refinery", "region": "domestic", "country": "US", "input": "ore",
-                     "outputs": {"ni": 1}, "cost": 1, "capacity": 0,
-                     "expansion": {"max": 9, "capex": 2, "unit": 3}}],
-    ))
+    sol = solve_with(refinery_case(periods=1, demand=5, import_price=10, expansion={"max": 9, "capex": 2, "unit": 3}))
     assert built(sol) == pytest.approx({(JAN, "refinery"): 6})
     assert_bought(sol, {(JAN, "mine"): 5})
     assert_objective(sol, 22)
