@@ -728,7 +728,7 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
         "costs": "Each dot is one scenario's total discounted cost. Dashed: expected cost; dotted: CVaR, the "
                  "average cost in the worst tail.",
         "shadow_prices": "How much one more unit of the material in that period would lower the cost; high values "
-                         "mark scarcity.",
+                         "mark scarcity." + (f" Read {s['mip']['shadow_prices']}." if s.get("mip") else ""),
     }
     out.append("<h2>Charts</h2>")
     for key, png in charts.items():

@@ -51,15 +51,17 @@ def test_scenario_without_discrete_fields_is_the_same_lp_as_with_them_at_zero():
 
 
 def test_cli_mip_gap_relax_and_summary(tmp_path):
-    """`--mip-gap` and `--relax` reach the solver; the terminal shows the gap or the relaxation."""
+    """`--mip-gap` and `--relax` reach the solver; the terminal shows the gap or the relaxation, and
+    the report says what the shadow prices are of."""
     import yaml
 
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(module_case()))
     runner = CliRunner()
-    res = runner.invoke(app, [str(path), "--out", str(tmp_path / "milp"), "--mip-gap", "0.01"])
+    res = runner.invoke(app, [str(path), "--out", str(tmp_path / "milp"), "--mip-gap", "0.01", "--report"])
     assert res.exit_code == 0, res.output
     assert "MIP gap" in res.output and "shadow prices" in res.output
+    assert "every order and module fixed" in (tmp_path / "milp" / "report.html").read_text()
     summary = json.loads((tmp_path / "milp" / "summary.json").read_text())
     assert close(summary["objective"], 68) and summary["mip_gap"] <= 0.01
     res = runner.invoke(app, [str(path), "--out", str(tmp_path / "lp"), "--relax"])
