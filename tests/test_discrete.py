@@ -131,10 +131,9 @@ def test_planner_price_update_re_solves_the_milp():
 
 
 def test_discrete_fields_are_validated_all_at_once_with_paths_and_lines(tmp_path):
-    """min_order / fixed_cost on a source with no capacity (no finite supply bound) and a module
-    larger than expansion.max: one message each, with field path and line, exit 1 before any
-    solving, no folder written. A negative min_order is a schema error of its own (schema errors are
-    reported before the cross-field checks run, as for every field)."""
+    """min_order / fixed_cost on a source with no capacity (no finite supply bound), a negative
+    min_order and a module larger than expansion.max: one message each, all at once, with field path
+    and line, exit 1 before any solving, no folder written."""
     from test_validation import problems_of
 
     text = """\
@@ -145,7 +144,7 @@ materials:
   - {id: dy, demand: 10, shortfall_penalty: 1000}
 sources:
   - {id: us, material: dy, region: domestic, country: US, price: 10, min_order: 5, fixed_cost: 3}
-  - {id: jp, material: dy, region: allied, country: JP, price: 10, capacity: 5, min_order: 2}
+  - {id: jp, material: dy, region: allied, country: JP, price: 10, capacity: 5, min_order: -1}
   - id: au
     material: dy
     region: allied
@@ -155,18 +154,16 @@ sources:
     expansion: {max: 4, capex: 1, unit: 6}
 """
     msgs = problems_of(text)
-    assert len(msgs) == 3, msgs
+    assert len(msgs) == 4, msgs
     joined = "\n".join(msgs)
     for path, line in (("sources[0].min_order", ":7:"), ("sources[0].fixed_cost", ":7:"),
-                       ("sources[2].expansion.unit", ":15:")):
+                       ("sources[1].min_order", ":8:"), ("sources[2].expansion.unit", ":15:")):
         assert any(path in m and line in m for m in msgs), (path, line, joined)
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     res = CliRunner().invoke(app, [str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert not (tmp_path / "out").exists()
-    (msg,) = problems_of(text.replace("min_order: 2", "min_order: -1"))
-    assert "sources[1].min_order" in msg and ":8:" in msg
 
 
 def test_milp_result_bytes_do_not_depend_on_threads(tmp_path):
