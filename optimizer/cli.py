@@ -31,6 +31,7 @@ FILE_LIST_OPTIONS = {"sweep": ("--prices",)}
 STOPPED = {
     "run": "the previous results are as they were",
     "sweep": "the previous results are as they were",
+    "simulate": "the previous results are as they were",
     "watch": "stopped watching; the last plan written stays",
 }
 FORCE_HELP = "Replace --out even when it is not a result folder of optimize (its files are deleted)."
@@ -398,16 +399,38 @@ def watch_command(
 
 
 @contextlib.contextmanager
-def _progress_bar(total: int, enabled: bool):
-    """A progress bar on stderr when it is a terminal; yields tick(done, total)."""
+def _progress_bar(total: int, enabled: bool, label: str = "solving variants"):
+    """A progress bar with the time remaining on stderr when it is a terminal; yields tick(done, total)."""
     if not (enabled and stderr().is_terminal):
         yield lambda done, total: None
         return
     from rich.progress import Progress
 
     with Progress(console=stderr(), transient=True) as bar:
-        task = bar.add_task("solving variants", total=total)
-        yield lambda done, total: bar.update(task, completed=done)
+        task = bar.add_task(label, total=total)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
+    futures: Annotated[int, typer.Option("--futures", "-n", min=1, help="Futures to draw.", show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the draw (independent of the tree's).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of a Dask scheduler, e.g. "
+                                                     "tcp://10.0.0.5:8786.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default results/<name>-simulate/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary and no progress.")] = False,
+) -> None:
+    """Stress-test the plan out of sample: rolling, naive and static policies played in N drawn futures."""
+    from optimizer.simulate import simulate_command as simulate
+    from optimizer.simulate_output import render_summary
+
+    with _progress_bar(futures, enabled=not quiet, label="playing futures") as tick:
+        result, target = simulate(scenario, futures, seed, workers, scheduler, out, progress=tick, force=force)
+    if not quiet:
+        typer.echo(render_summary(result, target), nl=False)
 
 
 @app.command("tree")

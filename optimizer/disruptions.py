@@ -81,6 +81,71 @@ def stage_probability(event: Event, stages: Stages) -> float:
 
 
 @dataclass(frozen=True)
+class History:
+    """What has happened by the start of stage `stage` (included): the state a tree is generated from.
+
+    `generate` starts from the beginning (stage 0, nothing in force); a re-plan of `optimize simulate`
+    (SPEC 9) starts from the stage it is made at, where events in force keep the stages they have
+    already lasted and draw the rest of their duration (`remaining_durations`).
+    """
+
+    codes: tuple[int, ...]
+    """Events in force in stages 0..stage (bit masks)."""
+    started: tuple[int | None, ...]
+    """Per event: the first stage of its run in force at `stage` (None: not in force then)."""
+    happened: int
+    """Events that have started at least once (bit mask)."""
+
+    @classmethod
+    def beginning(cls, n_events: int) -> History:
+        """Stage 0: no event can start before stage 1, so none is in force."""
+        return cls((0,), (None,) * n_events, 0)
+
+    @classmethod
+    def of_path(cls, codes: tuple[int, ...], starts: tuple[int, ...], stage: int, n_events: int) -> History:
+        """The history through `stage` of a path given by its codes and its starts per stage (bit e of
+        `starts[j]` set when event e starts at stage j; a repeat may start as its previous run ends)."""
+        started = tuple(max(j for j in range(stage + 1) if starts[j] >> e & 1) if codes[stage] >> e & 1 else None
+                        for e in range(n_events))
+        happened = 0
+        for start in starts[:stage + 1]:
+            happened |= start
+        return cls(tuple(codes[:stage + 1]), started, happened)
+
+    @property
+    def stage(self) -> int:
+        return len(self.codes) - 1
+
+
+def remaining_durations(event: Event, elapsed: int, left: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stages an event in force for `elapsed` stages before this one still stays in force, this stage
+    included, and their probabilities: its duration d given d > elapsed (P(d) / P(D > elapsed)), less
+    `elapsed`, cut at the `left` stages to the horizon's end (equal cuts added up)."""
+    stages, prob = _durations(event)
+    keep = (stages > elapsed) & (prob > 0)
+    if not keep.any():
+        raise ValueError(f"event {event.name} cannot have lasted more than {elapsed} stages")
+    rest = np.minimum(stages[keep] - elapsed, left)
+    values, where = np.unique(rest, return_inverse=True)
+    return values, np.bincount(where, weights=prob[keep]) / prob[keep].sum()
+
+
+def likeliest_continuation(process: Disruptions, stages: Stages, history: History) -> tuple[int, ...]:
+    """The codes of every stage of the single future a planner who ignores new disruptions expects
+    (SPEC 9's `naive` policy): the history, then each event in force lasts its most probable remaining
+    duration (the shorter on ties; `remaining_durations`) and no event starts."""
+    j, J = history.stage, stages.count
+    codes = list(history.codes) + [0] * (J - 1 - j)
+    for e, event in enumerate(process.events):
+        if history.started[e] is not None:
+            values, prob = remaining_durations(event, j - history.started[e], J - j)
+            stays = int(values[np.argmax(prob)])  # argmax takes the first maximum: the shortest
+            for later in range(j + 1, j + stays):
+                codes[later] |= 1 << e
+    return tuple(codes)
+
+
+@dataclass(frozen=True)
 class Occurrence:
     """One stretch of stages in which an event is in force (a run of an event; repeats that touch are one)."""
 
@@ -185,14 +250,22 @@ def generate(sc: Scenario) -> DisruptionTree:
 
 
 def _generate(sc: Scenario) -> DisruptionTree:
+    return generate_from(sc, History.beginning(len(sc.disruptions.events)))
+
+
+def generate_from(sc: Scenario, history: History, classes: StageClasses | None = None) -> DisruptionTree:
+    """The scenario tree of `sc.disruptions` given `history` (SPEC 8, and the re-plans of SPEC 9): every
+    scenario follows the history through its stage, then branches as the process does; events in force
+    at that stage last the rest of their duration given how long they have lasted. `classes` may be
+    shared between calls on the same scenario (they depend on the events in force only)."""
     process = sc.disruptions
     assert process is not None
     stages = Stages.of(sc)
-    classes = StageClasses(sc, stages)
-    outcomes = enumerate_outcomes(process, stages, classes)
+    classes = classes or StageClasses(sc, stages)
+    outcomes = enumerate_outcomes(process, stages, classes, history)
     method: Literal["exact", "sampled"] = "exact"
     if outcomes is None:
-        outcomes = sample_outcomes(process, stages, classes)
+        outcomes = sample_outcomes(process, stages, classes, history)
         method = "sampled"
     return _assemble(sc, stages, classes, outcomes, method)
 
@@ -254,7 +327,8 @@ def _durations(event: Event) -> tuple[np.ndarray, np.ndarray]:
     return stages, prob / prob.sum()
 
 
-def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClasses) -> list[Outcome] | None:
+def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClasses,
+                       history: History | None = None) -> list[Outcome] | None:
     """Every distinct scenario with its exact probability, or None once there are more than max_scenarios.
 
     A dynamic program over stages. Its nodes are (class prefix, process state): the classes of stages
@@ -265,20 +339,29 @@ def enumerate_outcomes(process: Disruptions, stages: Stages, classes: StageClass
     best of its parents. Every node has at least one continuation, so the number of distinct class
     prefixes at stage j is a lower bound on the number of scenarios: the enumeration stops as soon as
     it exceeds max_scenarios.
+
+    The program starts from `history` (default: the beginning): its stages form the one prefix, and
+    each event in force there stays in force for each of its `remaining_durations`, independently.
     """
     E, J = len(process.events), stages.count
+    history = history or History.beginning(E)
     first = [stages.first_start(e) for e in process.events]
     q = [stage_probability(e, stages) for e in process.events]
     durations = [_durations(e) for e in process.events]
-    root_class = classes(0, 0)
     # node key: (prefix id, remaining stages per event, happened mask) -> [probability, best, history]
     # where best = (-event-stages in force, probability) of the history kept; a history is a linked
     # list (code of the stage, previous history) so that extending it is O(1)
     prefix_of: dict[tuple[int, int], int] = {}
-    prefix_classes: list[tuple[int, ...]] = [(root_class,)]
-    nodes: dict[tuple[int, tuple[int, ...], int], list[Any]] = {(0, (0,) * E, 0): [1.0, (0, 1.0), (0, None)]}
+    prefix_classes: list[tuple[int, ...]] = [tuple(classes(j, code) for j, code in enumerate(history.codes))]
+    past: tuple[int, Any] | None = None
+    for code in history.codes:
+        past = (code, past)
+    in_force = -sum(code.bit_count() for code in history.codes)
+    nodes: dict[tuple[int, tuple[int, ...], int], list[Any]] = {}
+    for remaining, p in _initial_states(process, stages, history):
+        nodes[(0, remaining, history.happened)] = [p, (in_force, p), past]
     transitions: dict[tuple[int, tuple[int, ...], int], list[tuple[tuple[int, ...], int, int, float]]] = {}
-    for j in range(1, J):
+    for j in range(history.stage + 1, J):
         left = J - j
         new: dict[tuple[int, tuple[int, ...], int], list[Any]] = {}
         stage_prefixes = 0  # new prefixes of stage j: each prefix of stage j-1 has its own children
@@ -327,6 +410,21 @@ def _unlink(history: tuple[int, Any] | None) -> tuple[int, ...]:
     return tuple(reversed(codes))
 
 
+def _initial_states(process: Disruptions, stages: Stages, history: History
+                    ) -> list[tuple[tuple[int, ...], float]]:
+    """The process states at the history's stage with their probabilities: per event, the stages it
+    stays in force from then on (this stage included; 0 when not in force), independently."""
+    j = history.stage
+    choices = []
+    for e, event in enumerate(process.events):
+        if history.started[e] is None:
+            choices.append([(0, 1.0)])
+        else:
+            values, prob = remaining_durations(event, j - history.started[e], stages.count - j)
+            choices.append(list(zip(values.tolist(), prob.tolist())))
+    return [(tuple(r for r, _ in combo), math.prod(p for _, p in combo)) for combo in itertools.product(*choices)]
+
+
 def _transitions(process: Disruptions, j: int, left: int, remaining: tuple[int, ...], happened: int,
                  first: list[int | None], q: list[float], durations: list[tuple[np.ndarray, np.ndarray]]
                  ) -> list[tuple[tuple[int, ...], int, int, float]]:
@@ -357,27 +455,49 @@ def _transitions(process: Disruptions, j: int, left: int, remaining: tuple[int, 
     return out
 
 
-def sample_outcomes(process: Disruptions, stages: Stages, classes: StageClasses) -> list[Outcome]:
-    """max_scenarios paths drawn with numpy's PCG64 seeded by `seed`, each of probability 1/N; paths with
-    equal classes in every stage are one scenario, named after its simplest history (fewest
-    event-stages in force), then the most frequent, then the first in numeric order.
+@dataclass(frozen=True)
+class SampledPaths:
+    """Paths drawn from a disruption process: per path and stage, the events in force and those starting."""
 
-    Draw order (what makes a seed reproducible): for each stage j = 1, 2, ... and each event in listed
-    order, N uniforms u decide the starts (an event that may start does when u < q) and then N uniforms
-    v its duration (the first d whose cumulative probability exceeds v), whether or not they are used.
+    codes: np.ndarray
+    """[N, J] bit masks of the events in force (the history's own stages included)."""
+    starts: np.ndarray
+    """[N, J] bit masks of the events starting at each stage after the history's (0 before)."""
+
+
+def sample_paths(process: Disruptions, stages: Stages, n: int, seed: int, history: History | None = None
+                 ) -> SampledPaths:
+    """n paths of the process from `history` (default: the beginning), drawn with numpy's PCG64 seeded
+    by `seed`.
+
+    Draw order (what makes a seed reproducible): first, for each event in force at the history's stage
+    in listed order, n uniforms w pick the stages it stays in force (the first value of
+    `remaining_durations` whose cumulative probability exceeds w); then for each later stage j and each
+    event in listed order, n uniforms u decide the starts (an event that may start does when u < q) and
+    then n uniforms v its duration (the first d whose cumulative probability exceeds v), whether or not
+    they are used.
     """
-    E, J, N = len(process.events), stages.count, process.max_scenarios
-    rng = np.random.default_rng(process.seed)
+    E, J = len(process.events), stages.count
+    history = history or History.beginning(E)
+    j0 = history.stage
+    rng = np.random.default_rng(seed)
     first = [stages.first_start(e) for e in process.events]
     q = [stage_probability(e, stages) for e in process.events]
     durations = [_durations(e) for e in process.events]
-    remaining = np.zeros((N, E), dtype=int)
-    happened = np.zeros((N, E), dtype=bool)
-    codes = np.zeros((N, J), dtype=np.int64)
-    for j in range(1, J):
+    remaining = np.zeros((n, E), dtype=int)
+    happened = np.tile(np.array([bool(history.happened >> e & 1) for e in range(E)], dtype=bool), (n, 1))
+    codes = np.zeros((n, J), dtype=np.int64)
+    codes[:, :j0 + 1] = history.codes
+    starts = np.zeros((n, J), dtype=np.int64)
+    for e, event in enumerate(process.events):
+        if history.started[e] is not None:
+            values, prob = remaining_durations(event, j0 - history.started[e], J - j0)
+            w = rng.random(n)
+            remaining[:, e] = values[np.minimum(np.searchsorted(np.cumsum(prob), w, side="right"), len(values) - 1)]
+    for j in range(j0 + 1, J):
         remaining = np.maximum(remaining - 1, 0)
         for e, event in enumerate(process.events):
-            u, v = rng.random(N), rng.random(N)
+            u, v = rng.random(n), rng.random(n)
             if first[e] is None or j < first[e]:
                 continue
             d, p = durations[e]
@@ -385,7 +505,18 @@ def sample_outcomes(process: Disruptions, stages: Stages, classes: StageClasses)
             start = (remaining[:, e] == 0) & (event.repeat | ~happened[:, e]) & (u < q[e])
             remaining[start, e] = np.minimum(drawn[start], J - j)
             happened[start, e] = True
+            starts[start, j] |= 1 << e
         codes[:, j] = (remaining > 0).astype(np.int64) @ (1 << np.arange(E, dtype=np.int64))
+    return SampledPaths(codes, starts)
+
+
+def sample_outcomes(process: Disruptions, stages: Stages, classes: StageClasses, history: History | None = None
+                    ) -> list[Outcome]:
+    """max_scenarios paths drawn by `sample_paths` with the process's seed, each of probability 1/N; paths
+    with equal classes in every stage are one scenario, named after its simplest history (fewest
+    event-stages in force), then the most frequent, then the first in numeric order."""
+    N = process.max_scenarios
+    codes = sample_paths(process, stages, N, process.seed, history).codes
     histories, counts = np.unique(codes, axis=0, return_counts=True)
     groups: dict[tuple[int, ...], list[Any]] = {}
     for row, count in zip(histories.tolist(), counts.tolist()):
@@ -422,7 +553,7 @@ def runs(codes: tuple[int, ...], n_events: int) -> list[tuple[int, int, int]]:
     return sorted(out)
 
 
-class _Runs:
+class Runs:
     """What a run becomes (its Occurrence, its part of a name, its rules), made once per run: many
     scenarios share a run, and the LP's rule resolution works per rule object."""
 
@@ -474,6 +605,17 @@ def normalised(probabilities: list[float]) -> list[float]:
     return [p / total for p in probabilities]
 
 
+def path_scenario(made: Runs, codes: tuple[int, ...], probability: float, nodes: tuple[int, ...] = ()
+                  ) -> TreeScenario:
+    """The scenario of one history (codes per stage): named after its runs, their effects as rules with
+    the stages' months as windows."""
+    parts = [made(run) for run in runs(codes, len(made.events))]
+    name = scenario_name([token for _, token, _ in parts])
+    rules = [rule for _, _, made_rules in parts for rule in made_rules]
+    case = Case.model_construct(name=name, probability=probability, **({"events": rules} if rules else {}))
+    return TreeScenario(name, probability, tuple(occ for occ, _, _ in parts), nodes, case)
+
+
 def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: list[Outcome],
               method: Literal["exact", "sampled"]) -> DisruptionTree:
     """Order the scenarios depth first (likelier branches first), number the stage tree, name the scenarios
@@ -504,7 +646,7 @@ def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: lis
     node_stage: list[int] = []
     node_parent: list[int] = []
     node_probability: list[float] = []
-    made = _Runs(events, stages)
+    made = Runs(events, stages)
     scenarios = []
     for i in order:
         o = outcomes[i]
@@ -514,12 +656,7 @@ def _assemble(sc: Scenario, stages: Stages, classes: StageClasses, outcomes: lis
                 node_stage.append(j)
                 node_parent.append(node_of[paths[i][j - 1]] if j else -1)
                 node_probability.append(prefix_prob[prefix])
-        parts = [made(run) for run in runs(o.codes, len(events))]
-        name = scenario_name([token for _, token, _ in parts])
-        rules = [rule for _, _, made_rules in parts for rule in made_rules]
-        case = Case.model_construct(name=name, probability=probability[i], **({"events": rules} if rules else {}))
-        scenarios.append(TreeScenario(name, probability[i], tuple(occ for occ, _, _ in parts),
-                                      tuple(node_of[prefix] for prefix in paths[i]), case))
+        scenarios.append(path_scenario(made, o.codes, probability[i], tuple(node_of[prefix] for prefix in paths[i])))
     return DisruptionTree(stages, events, tuple(stage_probability(e, stages) for e in events), method,
                           process.max_scenarios, process.seed, tuple(scenarios), tuple(node_stage),
                           tuple(node_parent), tuple(node_probability))

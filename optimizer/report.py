@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.diff import ResultFolder, ResultFolderError, fmt_amount, load_folder
-from optimizer.errors import OptimizerError
+from optimizer.errors import OptimizerError, UsageError
 
 BIND_TOL = 1e-6  # relative: a rule binds when the plan is within this of its bound
 TOP = 12
@@ -731,12 +731,7 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
                          "mark scarcity." + (f" Read {s['mip']['shadow_prices']}." if s.get("mip") else ""),
     }
     out.append("<h2>Charts</h2>")
-    for key, png in charts.items():
-        b64 = base64.b64encode(png).decode()
-        w, h = _png_size(png)
-        out.append(f'<figure id="chart-{key}"><img src="data:image/png;base64,{b64}" width="{w}" height="{h}" '
-                   f'alt="{_esc(titles[key])}"><figcaption><b>{_esc(titles[key])}.</b> {_esc(captions[key])} '
-                   f"(<code>charts/{key}.png</code>)</figcaption></figure>")
+    out.extend(figure_html(key, png, titles[key], captions[key]) for key, png in charts.items())
     top = top_purchases(plan)
     out.append("<h2>Top purchases</h2>")
     if top.empty:
@@ -776,6 +771,15 @@ def render_html(plan: Plan, charts: dict[str, bytes]) -> str:
     return "\n".join(x for x in out if x) + "\n"
 
 
+def figure_html(key: str, png: bytes, title: str, caption: str) -> str:
+    """A chart embedded in the page (the report opens offline), with its title, caption and file name."""
+    b64 = base64.b64encode(png).decode()
+    w, h = _png_size(png)
+    return (f'<figure id="chart-{key}"><img src="data:image/png;base64,{b64}" width="{w}" height="{h}" '
+            f'alt="{_esc(title)}"><figcaption><b>{_esc(title)}.</b> {_esc(caption)} '
+            f"(<code>charts/{key}.png</code>)</figcaption></figure>")
+
+
 def _png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
@@ -804,6 +808,9 @@ def report_files(folder: str | Path, name: str | None = None) -> dict[str, bytes
     """report.html and charts/<chart>.png of a result folder, name -> bytes. `name` is the folder's name
     in the report when it differs from the folder read (a run reports on its temporary folder)."""
     check_report_support()
+    if (Path(folder) / "simulate.csv").is_file():  # its report is written with it, from the simulation itself
+        raise UsageError(f"{folder} is the folder of a stress test (optimize simulate): its report, "
+                             f"{Path(folder) / 'report.html'}, was written with it")
     rf = load_folder(folder)
     if name is not None:
         rf = dataclasses.replace(rf, path=rf.path.with_name(name))

@@ -148,6 +148,37 @@ class CostRanging:
     up: np.ndarray
 
 
+class BasisStatus(enum.IntEnum):
+    """Where a column or row (its activity) sits in a simplex basis."""
+
+    AT_LOWER = 0
+    BASIC = 1
+    AT_UPPER = 2
+    AT_ZERO = 3
+    """Nonbasic and free: at zero."""
+
+
+@dataclass(frozen=True)
+class Basis:
+    """A simplex basis in the formulation's column and row order (`BasisStatus` codes)."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+
+
+_TO_HIGHS_BASIS = {
+    BasisStatus.AT_LOWER: highspy.HighsBasisStatus.kLower,
+    BasisStatus.BASIC: highspy.HighsBasisStatus.kBasic,
+    BasisStatus.AT_UPPER: highspy.HighsBasisStatus.kUpper,
+    BasisStatus.AT_ZERO: highspy.HighsBasisStatus.kZero,
+}
+#: HiGHS's codes -> ours, indexed by HiGHS's (kNonbasic, nonbasic with no side given, reads as at its lower bound).
+_FROM_HIGHS_BASIS = np.zeros(max(int(v.value) for v in highspy.HighsBasisStatus.__members__.values()) + 1,
+                             dtype=np.int8)
+for _ours, _theirs in _TO_HIGHS_BASIS.items():
+    _FROM_HIGHS_BASIS[int(_theirs.value)] = int(_ours)
+
+
 def highs_version() -> str:
     h = highspy.Highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -422,6 +453,26 @@ class SolverSession:
         moved = np.flatnonzero(before != after)
         cols, rows = np.divmod(every[moved], max(self.n_rows, 1))
         return rows, cols, after[moved]
+
+    def basis(self) -> Basis | None:
+        """The basis HiGHS holds (after a solve: the optimal one of the exact LP), or None."""
+        self._load(perturbed=False)
+        held = self._h.getBasis()
+        if not held.valid:
+            return None
+        ours = lambda status: _FROM_HIGHS_BASIS[np.array([v.value for v in status], dtype=np.int64)]  # noqa: E731
+        return Basis(ours(held.col_status), ours(held.row_status))
+
+    def start_from(self, basis: Basis) -> None:
+        """Start the next solve from `basis`, e.g. one carried over from a similar LP: it need not have
+        as many basic entries as rows (HiGHS completes or trims it into a basis it can factor)."""
+        held = highspy.HighsBasis()
+        theirs = list(_TO_HIGHS_BASIS.values())  # indexed by BasisStatus
+        held.col_status = [theirs[v] for v in basis.cols.tolist()]
+        held.row_status = [theirs[v] for v in basis.rows.tolist()]
+        held.valid, held.alien = True, True
+        if self._h.setBasis(held) == highspy.HighsStatus.kError:
+            raise RuntimeError("HiGHS rejected the start basis")
 
     # --- solving ----------------------------------------------------------------------------
 

@@ -17,9 +17,15 @@ from test_validation import problems_of
 from optimizer.checks import validate
 from optimizer.data import RULE_PARAMETERS, build_data, rule_signature
 from optimizer.disruptions import (
+    History,
     StageClasses,
     Stages,
+    expanded,
     generate,
+    generate_from,
+    likeliest_continuation,
+    remaining_durations,
+    sample_paths,
     render_tree,
     sample_outcomes,
     scenarios_yaml,
@@ -251,14 +257,16 @@ def processes(draw) -> dict:
                     disruptions={"stage": period, "max_scenarios": 100_000, "events": events})
 
 
-def brute_force(raw: dict) -> dict[bytes, float]:
-    """Every path of the process by plain recursion over stages and events, with its probability, grouped
-    by the parameters `data.build_data` resolves for it: {parameters: probability}."""
+Path = tuple[float, list[tuple[int, int, int]]]  # (probability, [(event, first stage, stage after its end)])
+
+
+def every_path(raw: dict) -> list[Path]:
+    """Every path of the process by plain recursion over stages and events, with its probability."""
     sc = validate(raw)
     stages = Stages.of(sc)
     events = sc.disruptions.events
     q = [1 - (1 - e.annual_probability) ** (stages.length / 12) for e in events]
-    paths: list[tuple[float, list[tuple[int, int, int]]]] = []  # (probability, [(event, first, last + 1)])
+    paths: list[Path] = []
 
     def walk(j: int, until: list[int], happened: list[bool], prob: float, spans: list) -> None:
         if j == stages.count:
@@ -285,6 +293,13 @@ def brute_force(raw: dict) -> dict[bytes, float]:
             walk(j + 1, new_until, new_happened, prob * p, new_spans)
 
     walk(0, [0] * len(events), [False] * len(events), 1.0, [])
+    return paths
+
+
+def by_parameters(raw: dict, paths: list[Path]) -> dict[bytes, float]:
+    """Paths grouped by the parameters `data.build_data` resolves for them, probabilities renormalised
+    to sum to 1: {parameters: probability}."""
+    stages = Stages.of(validate(raw))
     month = lambda j: f"{(stages.first_month(j)) // 12}-{stages.first_month(j) % 12 + 1:02d}"  # noqa: E731
     cases = [{"name": f"p{i}", "probability": prob,
               "events": [{**eff, "from": month(a), **({"until": month(b)} if b < stages.count else {})}
@@ -298,13 +313,21 @@ def brute_force(raw: dict) -> dict[bytes, float]:
     out: dict[bytes, float] = {}
     for k, (prob, _) in enumerate(paths):
         key = signature[:, :, k].tobytes()
-        out[key] = out.get(key, 0.0) + prob
+        out[key] = out.get(key, 0.0) + prob / total
     return out
 
 
-def generated(raw: dict) -> dict[bytes, float]:
-    """The generated scenarios grouped the same way: {parameters: probability}."""
+def brute_force(raw: dict) -> dict[bytes, float]:
+    """Every path of the process, grouped by parameters: {parameters: probability}."""
+    return by_parameters(raw, every_path(raw))
+
+
+def generated(raw: dict, history: History | None = None) -> dict[bytes, float]:
+    """The generated scenarios (from `history`, default the beginning) grouped the same way:
+    {parameters: probability}."""
     sc = validate(raw)
+    if history is not None:
+        sc = expanded(sc, generate_from(sc, history))
     data = build_data(sc)
     signature = rule_signature({name: getattr(data, name) for name in RULE_PARAMETERS})
     out = {signature[:, :, k].tobytes(): p for k, p in enumerate(data.prob)}
@@ -345,6 +368,94 @@ def test_sampling_agrees_with_enumeration_on_event_frequencies(raw):
         bits = (np.array(o.codes)[:, None] >> np.arange(E)) & 1
         freq_sampled += o.probability * bits
     assert np.abs(freq_exact - freq_sampled).max() < 0.02
+
+
+# --- trees from a history: the re-plans of `optimize simulate` (SPEC 9) ------------------------------
+
+
+def test_a_ban_in_force_lasts_the_rest_of_its_duration():
+    """Four years, the ban (1 year 0.5, 2 years 0.3, 3 years 0.2) started in 2027 (stage 1).
+
+    Re-planned in 2027, when it has lasted no stage before this one: it ends after 2027 (0.5), 2028 (0.3)
+    or runs to the horizon's end (0.2); it cannot start again. Re-planned in 2028 with the ban still in
+    force, it has lasted one stage, so d > 1: two years with 0.3 / 0.5 = 0.6, three with 0.4.
+    Re-planned in 2028 with nothing yet: it may start in 2029 (q = 0.5), any duration cut to one year.
+    """
+    sc = validate(process([event(p=0.5, duration={1: 0.5, 2: 0.3, 3: 0.2})], years=4))
+    tree = lambda history: {s.name: s.probability for s in generate_from(sc, history).scenarios}  # noqa: E731
+    assert tree(History(codes=(0, 1), started=(1,), happened=1)) == approx(
+        {"ban@2027x1": 0.5, "ban@2027x2": 0.3, "ban@2027x3": 0.2})
+    assert tree(History((0, 1, 1), (1,), 1)) == approx({"ban@2027x2": 0.6, "ban@2027x3": 0.4})
+    assert tree(History((0, 0, 0), (None,), 0)) == approx({"calm": 0.5, "ban@2029x1": 0.5})
+    assert tree(History.beginning(1)) == tree_of(process([event(p=0.5, duration={1: 0.5, 2: 0.3, 3: 0.2})],
+                                                         years=4))
+
+
+def test_history_of_a_path_and_remaining_durations():
+    """A repeat event in force 2027-2029 that started again in 2029 (its first run lasted two years): in
+    2029 its run in force started in 2029; it has happened since 2027. A run that cannot have lasted
+    as long as the history says is an error."""
+    history = History.of_path((0, 1, 1, 1), (0, 1, 0, 1), stage=3, n_events=1)
+    assert history == History((0, 1, 1, 1), (3,), 1)
+    assert History.of_path((0, 1, 1, 0), (0, 1, 0, 0), stage=3, n_events=1) == History((0, 1, 1, 0), (None,), 1)
+    ev = validate(process([event(duration={1: 0.5, 3: 0.5})])).disruptions.events[0]
+    values, prob = remaining_durations(ev, elapsed=1, left=5)
+    assert values.tolist() == [2] and prob.tolist() == [1.0]
+    values, prob = remaining_durations(ev, elapsed=0, left=2)  # 3 is cut to the 2 stages left
+    assert values.tolist() == [1, 2] and prob == pytest.approx([0.5, 0.5])
+    with pytest.raises(ValueError, match="cannot have lasted more than 3 stages"):
+        remaining_durations(ev, elapsed=3, left=5)
+
+
+def test_likeliest_continuation_keeps_events_in_force_their_likeliest_rest_and_starts_none():
+    """Five years, a ban of 1 (0.2), 2 (0.5) or 3 (0.3) years started 2027: re-planned in 2027 it lasts
+    two years (2027, 2028); in 2028, d > 1 gives 2 (0.625) or 3 (0.375): it ends after 2028. With
+    1 and 2 years equally likely, the shorter. Nothing else starts."""
+    sc = validate(process([event(p=0.9, duration={1: 0.2, 2: 0.5, 3: 0.3})], years=5))
+    st_, proc = Stages.of(sc), sc.disruptions
+    assert likeliest_continuation(proc, st_, History((0, 1), (1,), 1)) == (0, 1, 1, 0, 0)
+    assert likeliest_continuation(proc, st_, History((0, 1, 1), (1,), 1)) == (0, 1, 1, 0, 0)
+    assert likeliest_continuation(proc, st_, History((0, 0), (None,), 0)) == (0, 0, 0, 0, 0)
+    tied = validate(process([event(duration={1: 0.5, 2: 0.5})], years=5)).disruptions
+    assert likeliest_continuation(tied, st_, History((0, 1), (1,), 1)) == (0, 1, 0, 0, 0)
+
+
+def test_paths_sampled_from_a_history_follow_it():
+    """The ban (1 or 3 years) in force since 2027, sampled from 2028: it has lasted a year, so it lasts
+    three (2027-2029) on every path and never starts again; the history's stages are kept."""
+    sc = validate(process([event(p=0.9, duration={1: 0.5, 3: 0.5})], years=5))
+    paths = sample_paths(sc.disruptions, Stages.of(sc), 50, seed=3, history=History((0, 1, 1), (1,), 1))
+    assert (paths.codes == np.array([0, 1, 1, 1, 0])).all()
+    assert (paths.starts == 0).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(processes(), st.data())
+def test_a_tree_from_a_history_is_the_tree_of_the_paths_that_share_it(raw, data):
+    """Generating from the history of a random path at a random stage gives exactly the distinct
+    parameter sets of every path with the same events in force and the same starts through that
+    stage, with their probabilities renormalised (the conditional tree)."""
+    sc = validate(raw)
+    J, E = Stages.of(sc).count, len(sc.disruptions.events)
+    paths = every_path(raw)
+
+    def masks(spans: list[tuple[int, int, int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        codes, starts = [0] * J, [0] * J
+        for e, first, end in spans:
+            starts[first] |= 1 << e
+            for j in range(first, min(end, J)):
+                codes[j] |= 1 << e
+        return tuple(codes), tuple(starts)
+
+    codes, starts = masks(data.draw(st.sampled_from(paths))[1])
+    j = data.draw(st.integers(0, J - 1))
+    history = History.of_path(codes, starts, j, E)
+    same = [path for path in paths
+            if all(mask[:j + 1] == ours[:j + 1] for mask, ours in zip(masks(path[1]), (codes, starts)))]
+    expected, got = by_parameters(raw, same), generated(raw, history)
+    assert set(got) == set(expected)
+    for key, p in expected.items():
+        assert got[key] == pytest.approx(p, rel=1e-9, abs=1e-12)
 
 
 def test_same_seed_same_tree_and_another_seed_another():
