@@ -65,24 +65,15 @@ def csv_bytes(data: pa.Table | pd.DataFrame, quoted: bool = False) -> bytes:
 
     from optimizer.columns import to_floats
 
+    if not isinstance(data, pa.Table):
+        data = _arrow_of_frame(data)
     columns = {}
-    if isinstance(data, pa.Table):
-        for col, values in zip(data.column_names, data.columns):
-            if pa.types.is_floating(values.type):
-                columns[col] = _plain_decimal(round_significant(to_floats(values)))
-            else:
-                columns[col] = values.cast(pa.string())
-        names = data.column_names
-    else:
-        for col in data.columns:
-            if data[col].dtype.kind == "f":
-                columns[col] = _plain_decimal(round_significant(data[col].to_numpy(dtype=float)))
-            elif str(data[col].dtype) == "str":  # pandas' Arrow-backed text: handed over as it is, missing -> null
-                columns[col] = pa.array(data[col].array, type=pa.string())
-            else:
-                columns[col] = pa.array([None if v is None or v != v else str(v) for v in data[col].tolist()],
-                                        type=pa.string())
-        names = list(data.columns)
+    for col, values in zip(data.column_names, data.columns):
+        if pa.types.is_floating(values.type):
+            columns[col] = _plain_decimal(round_significant(to_floats(values)))
+        else:
+            columns[col] = values.cast(pa.string())
+    names = data.column_names
     table = pa.Table.from_arrays(list(columns.values()), names=names)
     if quoted:
         # Python's writer quotes only cells holding a comma, quote or line break; Arrow's "needed"
@@ -97,6 +88,25 @@ def csv_bytes(data: pa.Table | pd.DataFrame, quoted: bool = False) -> bytes:
     out = io.BytesIO()
     pa_csv.write_csv(table, out, pa_csv.WriteOptions(quoting_style="none", quoting_header="none", null_string=""))
     return out.getvalue()
+
+
+def _arrow_of_frame(df: pd.DataFrame) -> pa.Table:
+    """A DataFrame as an Arrow table for `csv_bytes`: float columns as float64 (NaN missing), pandas'
+    Arrow-backed text as it is, anything else as text (None and NaN missing)."""
+    import pyarrow as pa
+
+    from optimizer.columns import floats
+
+    columns = {}
+    for col in df.columns:
+        if df[col].dtype.kind == "f":
+            columns[col] = floats(df[col].to_numpy(dtype=float))
+        elif str(df[col].dtype) == "str":
+            columns[col] = pa.array(df[col].array, type=pa.string())
+        else:
+            columns[col] = pa.array([None if v is None or v != v else str(v) for v in df[col].tolist()],
+                                    type=pa.string())
+    return pa.Table.from_arrays(list(columns.values()), names=[str(c) for c in df.columns])
 
 
 def _plain_decimal(values: np.ndarray):
