@@ -25,6 +25,7 @@ import dataclasses
 import enum
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -681,20 +682,29 @@ def _run_interruptible(h: highspy.Highs, meanwhile: Callable[[], None] | None = 
     HiGHS's interrupt check is a Python callback on every simplex iteration; it is switched on only
     when a cancel is wanted: while on, it needs the GIL 40k times per medium solve, and with Python
     busy on this thread that made the solve 25 % slower (measured in benchmarks/README.md).
+
+    One solve at a time per process (`_ONE_SOLVE`): highspy keeps its "solver running" locks on the
+    `Highs` class, not on each object, and resets HiGHS's global scheduler after every run, so two
+    sessions solving at once in threads of one process (a threaded Dask worker, a sweep thread) fail
+    with "Solver is already running". Parallel solves come from processes.
     """
-    h.startSolve()
-    try:
-        if meanwhile is not None:
-            meanwhile()
-        while not h.wait(0.05)[0]:
-            pass
-    except BaseException:
-        h.HandleUserInterrupt = True
-        h.cancelSolve()
-        while not h.wait(0.05)[0]:
-            pass
-        h.HandleUserInterrupt = False
-        raise
+    with _ONE_SOLVE:
+        h.startSolve()
+        try:
+            if meanwhile is not None:
+                meanwhile()
+            while not h.wait(0.05)[0]:
+                pass
+        except BaseException:
+            h.HandleUserInterrupt = True
+            h.cancelSolve()
+            while not h.wait(0.05)[0]:
+                pass
+            h.HandleUserInterrupt = False
+            raise
+
+
+_ONE_SOLVE = threading.Lock()
 
 
 @contextlib.contextmanager
