@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/baseline.yaml
 
-.PHONY: run test bench questions bytecode clean
+.PHONY: run test bench questions bytecode clean report-shots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ questions: $(STAMP) bytecode
 
 bench: $(STAMP) bytecode
 	$(PY) benchmarks/run.py
+
+# Screenshots of every shipped scenario's report (headless Chromium), for reviewers: docs/report-shots/.
+report-shots: $(STAMP) bytecode
+	$(PY) docs/report-shots/make_shots.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis

@@ -194,15 +194,22 @@ def import_output_stage() -> None:
 @functools.cache
 def package_versions() -> dict[str, str]:
     """What produced a result (run.json): a solver or library upgrade can change a schedule."""
-    from importlib.metadata import version  # package metadata: importing pyomo here would cost ~1 s
+    from importlib.metadata import PackageNotFoundError, version  # metadata: importing pyomo would cost ~1 s
 
     import optimizer
 
+    report = {}  # the `report` extra draws report.html: its libraries when installed
+    for name in ("matplotlib", "plotly"):
+        try:
+            report[name] = version(name)
+        except PackageNotFoundError:
+            pass
     return {
         "optimizer": optimizer.__version__,
         "python": platform.python_version(),
         "highs": highs_version(),
         **{name: version(name) for name in ("highspy", "pyomo", "numpy", "scipy", "pandas", "pydantic")},
+        **report,
     }
 
 

@@ -45,7 +45,7 @@ def test_optimize_scenario_writes_folder_and_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "optimal" in proc.stdout and "830.00 USD" in proc.stdout
     assert "of which money" in proc.stdout and "of which penalties" in proc.stdout
-    assert "Expected spend by region" in proc.stdout and "Top" in proc.stdout
+    assert "Decide now" in proc.stdout and "by region" in proc.stdout
     out = tmp_path / "results" / "tiny"
     names = sorted(p.name for p in out.iterdir())
     assert names == [".optimize-result", "expansion.csv", "prices.csv", "processing.csv", "purchases.csv",

@@ -178,7 +178,7 @@ def test_failing_report_leaves_the_previous_folder_intact(work, monkeypatch):
 
     pytest.importorskip("matplotlib")
 
-    def broken(plan, charts):
+    def broken(*args):
         raise ValueError("cannot draw")
 
     monkeypatch.setattr(report, "render_html", broken)

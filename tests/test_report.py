@@ -1,7 +1,9 @@
-"""`optimize report` and `--format`: a self-contained HTML report with every chart, binding rules, parquet/xlsx.
+"""`optimize report` and `--format`: the decision-first HTML report (interactive Plotly charts with PNG
+fallbacks, one inline copy of plotly.min.js), binding rules ranked by worth, parquet/xlsx.
 
-The report is also rendered in headless Chromium (skipped when `chromium` is not installed): every
-chart must decode and the page must not be blank.
+Every shipped scenario's report is rendered in headless Chromium (skipped when `chromium` is not
+installed): every chart must draw all its points, and every headline figure must equal summary.json.
+The shipped scenarios are solved once per test process (test_scenarios.solved) and reported once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 import yaml as pyyaml
 
 from conftest import scenario
-from optimizer.report import CHARTS
+from test_scenarios import NAMES, solved
 
 RICH = scenario(
     name="rich",
@@ -70,30 +72,81 @@ def result(tmp_path_factory) -> Path:
     return out
 
 
+PLOTLY_BANNER = "plotly.js v"
+
+
+def page_outside_library(page: str) -> str:
+    """The page without the inline plotly.min.js (whose code mentions URLs it never loads here)."""
+    start = page.index("<script>/**")
+    return page[:start] + page[page.index("</script>", start):]
+
+
+def figures(page: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r'data-figure="([^"]+)" data-value="([^"]+)"', page)}
+
+
+def summary_value(summary: dict, key: str) -> float:
+    value = summary
+    for part in key.split("."):
+        value = value[part]
+    return float(value)
+
+
 def test_report_is_self_contained_with_every_chart(result):
-    """report.html embeds every chart PNG of charts/ as a data URI; no http(s) link, no script."""
+    """plotly.min.js inline exactly once; no http(s) load, no import; each drawn chart has its JSON, its
+    PNG fallback (also in charts/) and a data-points count."""
     page = (result / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
-    assert "<script" not in page.lower() and "@import" not in page and "url(" not in page
-    imgs = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(imgs) == len(CHARTS)
-    for (name, _title), b64 in zip(CHARTS, imgs):
-        png = (result / "charts" / f"{name}.png").read_bytes()
-        assert png.startswith(b"\x89PNG\r\n\x1a\n") and base64.b64decode(b64) == png, name
-    assert sorted(p.name for p in (result / "charts").iterdir()) == sorted(f"{n}.png" for n, _ in CHARTS)
+    assert page.count(PLOTLY_BANNER) == 1 and page.count("<script>/**") == 1
+    rest = page_outside_library(page)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", rest, re.I)
+    assert "@import" not in rest and "url(" not in rest and "<link" not in rest
+    plots = re.findall(r'<div class="plot" id="chart-([a-z_]+)" data-points="(\d+)">', rest)
+    assert [k for k, _ in plots] == ["stock", "shortfall", "tree", "money", "spend", "costs", "shadow_prices"]
+    imgs = re.findall(r'<img class="fallback" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', rest)
+    assert len(imgs) == len(plots)
+    for (key, points), b64 in zip(plots, imgs):
+        assert int(points) > 0, key
+        assert base64.b64decode(b64) == (result / "charts" / f"{key}.png").read_bytes(), key
+    assert sorted(p.name for p in (result / "charts").iterdir()) == sorted(f"{k}.png" for k, _ in plots)
 
 
-def test_report_headline_tables_and_binding_rules(result):
-    """A plain-words headline first; top purchases; the budget, share limit and capacities that bind."""
+def test_chart_json_is_a_valid_plotly_figure_with_one_colour_per_future(result):
+    """Each chart's JSON passes plotly's own validation; a future has the same colour in every chart."""
+    import json
+
+    import plotly.graph_objects as go
+
     page = (result / "report.html").read_text()
-    lead = page[page.index('<p class="lead">'):page.index("</p>", page.index('<p class="lead">'))]
-    for words in ("costs <b>", "in expectation", "CVaR 95 %", "in cash", "Demand left unmet", "Most purchase money"):
-        assert words in lead, words
-    assert "<h2>Top purchases</h2>" in page
-    rules = page[page.index("<h2>Rules that bind</h2>"):]
-    for rule, kind in (("fy26", "budget"), ("cap-china", "share limit"), ("ref", "processor capacity")):
-        assert f"<td>{rule}</td><td>{kind}</td>" in rules, rule
+    colours: dict[str, set[str]] = {}
+    for key, text in re.findall(r'<script type="application/json" id="chart-([a-z_]+)-data">(.*?)</script>', page):
+        fig = json.loads(text.replace("<\\/", "</"))
+        go.Figure(fig)  # raises on an unknown property or a bad value
+        for trace in fig["data"]:
+            colour = (trace.get("line") or trace.get("marker") or {}).get("color")
+            if trace["name"] in ("base", "ban") and isinstance(colour, str):
+                colours.setdefault(trace["name"], set()).add(colour)
+    assert colours.keys() == {"base", "ban"} and all(len(c) == 1 for c in colours.values()), colours
+    assert colours["base"] != colours["ban"]
+    from optimizer.palette import REGION_COLORS
+
+    assert not (colours["base"] | colours["ban"]) & set(REGION_COLORS.values())
+
+
+def test_report_leads_with_the_decision_and_keeps_money_apart_from_penalties(result):
+    """Sections in order; decide-now orders are the orders before the split (2026-07: periods 2026-01 and
+    2026-04, worked out from RICH's ban); penalties are never called spending."""
+    page = (result / "report.html").read_text()
+    heads = re.findall(r"<h2>(\d)\. ", page)
+    assert heads == ["1", "2", "3", "4", "5"]
+    assert "Every future looks the same until <b>2026-07</b>" in page
+    p = pd.read_csv(result / "purchases.csv")
+    now = p[(p["scenario"] == "base") & p["period"].isin(["2026-01", "2026-04"])]
+    assert figures(page)["decide_now_orders"] == pytest.approx(now["spend"].sum(), rel=1e-9)
+    e = pd.read_csv(result / "expansion.csv")
+    now_builds = e[e["period"].isin(["2026-01", "2026-04"])].drop_duplicates(["period", "entity"])
+    assert figures(page)["decide_now_capex"] == pytest.approx(now_builds["spend"].sum(), rel=1e-9, abs=1e-9)
+    assert "<b>penalties</b> (not money)" in page and not re.search(r"penalt[a-z]* (is|are) spen", page)
 
 
 def test_report_is_deterministic_and_leaves_other_files_alone(result, tmp_path):
@@ -145,37 +198,86 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--hide-scrollbars"]
-PROBE = """<script>
-addEventListener("load", () => {
-  const imgs = Array.from(document.images);
-  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
-  document.body.setAttribute("data-images", imgs.length + "/" + ok);
-});
-</script>"""
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory) -> dict[str, Path]:
+    """Result folder with report.html of every shipped scenario (each solved once per test process)."""
+    from optimizer.report import write_report
+
+    root = tmp_path_factory.mktemp("shipped")
+    out = {}
+    for name in NAMES:
+        folder = solved(name).write(root / name)
+        write_report(folder)
+        out[name] = folder
+    return out
+
+
+def dump_dom(page: Path, tmp_path: Path) -> str:
+    """The DOM after the page's scripts ran (Plotly drew every chart), from headless Chromium."""
+    base = [CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000"]
+    dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=240)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return dom.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_report_headline_matches_summary(shipped, name):
+    """Every headline figure of every shipped scenario's report equals summary.json's value."""
+    import json
+
+    page = (shipped[name] / "report.html").read_text()
+    summary = json.loads((shipped[name] / "summary.json").read_text())
+    shown = figures(page)
+    for key in ("expected_cost", "cvar", "objective", "cash_spend", "cost_breakdown.expected.discounted.money",
+                "cost_breakdown.expected.discounted.penalties"):
+        assert shown[key] == summary_value(summary, key), key
+    for key, value in shown.items():
+        if not key.startswith(("decide_now", "fiscal_year")):
+            assert value == summary_value(summary, key), key
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install -y chromium)")
-def test_report_renders_in_headless_chromium(result, tmp_path):
-    """Chromium loads the report offline, every <img> decodes, and the screenshot is not blank."""
-    # The report has no script; a copy with a probe script reports how many images decoded.
-    probe = tmp_path / "probe.html"
-    probe.write_text((result / "report.html").read_text().replace("</body>", PROBE + "</body>"))
-    base = [CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run([*base, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    found = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
-    assert found, dom.stdout[:500] + dom.stderr[-2000:]
-    assert int(found.group(1)) == len(CHARTS) and found.group(2) == found.group(1)
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_report_renders_every_chart_in_chromium(shipped, name, tmp_path):
+    """Chromium runs the page offline: Plotly draws every chart with all the points the page declares,
+    and the headline figures in the rendered DOM equal summary.json."""
+    import json
 
-    shot = tmp_path / "report.png"
-    proc = subprocess.run([*base, "--window-size=1200,3000", f"--screenshot={shot}", (result / "report.html").as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    from PIL import Image
+    dom = dump_dom(shipped[name] / "report.html", tmp_path)
+    declared = re.findall(r'id="chart-([a-z_]+)" data-points="(\d+)"', dom)
+    assert declared, dom[:500]
+    for key, points in declared:
+        drawn = re.search(rf'id="chart-{key}" data-points="\d+"[^>]*data-rendered="(\d+)"', dom)
+        assert drawn and drawn.group(1) == points and int(points) > 0, (name, key)
+        assert re.search(rf'id="chart-{key}"[^>]*>\s*<div class="plot-container', dom), (name, key)
+    summary = json.loads((shipped[name] / "summary.json").read_text())
+    for key, value in figures(dom).items():
+        if not key.startswith(("decide_now", "fiscal_year")):
+            assert value == summary_value(summary, key), (name, key)
 
-    img = Image.open(io.BytesIO(shot.read_bytes())).convert("L")
-    assert img.size == (1200, 3000)
-    hist = img.histogram()
-    dark = sum(hist[:128]) / (img.size[0] * img.size[1])
-    assert 0.005 < dark < 0.5, dark  # text and charts drawn, not an empty or black page
-    assert len([v for v in hist if v]) > 50  # many grey levels: anti-aliased text and charts
+
+def test_report_of_a_generated_tree_shows_the_tree_and_each_events_response(tmp_path):
+    """A ban process (p 0.5 a year from 2027, lasting 1 year) over 3 yearly periods: tree.json's futures
+    in the tree chart, and the event's rows (stock before, lowest during) in the response table."""
+    import optimizer
+    from optimizer.report import write_report
+
+    raw = scenario(
+        name="tree", horizon={"start": "2026-01", "periods": 3, "period": "year"},
+        materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 1000,
+                    "stockpile": {"initial": 0, "target": 10, "target_penalty": 50, "holding_cost": 0.1}}],
+        sources=[{"id": "cn", "material": "dy", "region": "china", "country": "CN", "price": 10},
+                 {"id": "us", "material": "dy", "region": "domestic", "country": "US", "price": 20,
+                  "capacity": 5}],
+        disruptions={"events": [{"name": "cn-ban", "annual_probability": 0.5, "duration": 1, "earliest": "2027-01",
+                                 "effects": [{"type": "ban", "where": {"region": "china"}},
+                                             {"type": "release", "where": {"material": "dy"}}]}]})
+    folder = optimizer.solve(raw).write(tmp_path / "tree")
+    assert (folder / "tree.json").is_file()
+    page = write_report(folder).read_text()
+    rest = page_outside_library(page)
+    assert 'id="chart-tree"' in rest and "first split 2027-01" in rest
+    response = rest[rest.index("<th>event</th>"):]
+    assert "<td>cn-ban</td>" in response and "<td>dy</td>" in response
