@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SCENARIO ?= scenarios/baseline.yaml
 
-.PHONY: run test bench questions bytecode clean report-shots
+.PHONY: run test bench questions plausibility bytecode clean report-shots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: $(STAMP) bytecode
 # (a few minutes; not part of `make test`).
 questions: $(STAMP) bytecode
 	$(PY) scenarios/questions.py
+
+# Every shipped scenario against the cited figures of scenarios/data/production.csv (issue 19 item 5):
+# findings and warnings on stderr; tests/test_plausibility.py requires no plausibility finding.
+plausibility: $(STAMP) bytecode
+	@for f in scenarios/*.yaml; do $(VENV)/bin/optimize validate $$f --plausibility || exit 1; done
 
 bench: $(STAMP) bytecode
 	$(PY) benchmarks/run.py

@@ -828,6 +828,24 @@ def scenario_warnings(sc: Scenario) -> list[str]:
     return [f"{_named_path(sc, p.path)}: {p.message}" for check in WARNING_CHECKS for p in check(sc)]
 
 
+def located_warnings(sc: Scenario, problems: list[Problem], smap: SourceMap) -> list[str]:
+    """Warnings as `<file>:<line>:<column>: <field path>: <message>` (a workbook cell, or the `--set`
+    argument that gave the field, instead of the line), list items named as in `scenario_warnings`."""
+    out = []
+    for problem in problems:
+        placed = _place(problem, smap)
+        if placed.origin is not None:
+            where = placed.origin
+        elif isinstance(placed.position, Cell):
+            where = f"{smap.file}:{placed.position}"
+        elif placed.position is not None:
+            where = f"{smap.file}:{placed.position[0]}:{placed.position[1]}"
+        else:
+            where = smap.file
+        out.append(f"{where}: {_named_path(sc, problem.path)}: {problem.message}")
+    return out
+
+
 def _named_path(sc: Scenario, path: tuple[Any, ...]) -> str:
     """`("scenarios", 1, "events", 0)` -> `scenarios[full-ban].events[0]`: list items named by their id or
     name where they have one (an unnamed item, or one past the end, keeps its index)."""

@@ -262,14 +262,41 @@ def validate_command(
     sets: Annotated[Optional[list[str]], typer.Option("--set", help=SET_HELP)] = None,
     prices: Annotated[Optional[Path], typer.Option("--prices", help=PRICES_HELP)] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors (exit 1 if any).")] = False,
+    plausibility: Annotated[bool, typer.Option("--plausibility", help="Also compare the scenario with cited figures: "
+                                               "sources above their country's production or exports, min_share "
+                                               "limits adding up to more than 100 %, demand far from consumption "
+                                               "(warnings; docs/model.md).")] = False,
+    reference: Annotated[Optional[Path], typer.Option("--reference", help="Reference table for --plausibility "
+                                                      "(default data/production.csv beside SCENARIO).")] = None,
+    supply_share: Annotated[Optional[float], typer.Option("--supply-share", min=0, help="--plausibility: flag "
+                                                          "sources of one country above this share of its cited "
+                                                          "production or exports [default: 1.0].")] = None,
+    demand_factor: Annotated[Optional[float], typer.Option("--demand-factor", min=1, help="--plausibility: flag "
+                                                           "demand outside [cited / F, cited x F] of consumption "
+                                                           "[default: 2.0].")] = None,
 ) -> None:
     """Check a scenario file (with --set and --prices as a run applies them); list every problem at once
-    (exit 1 if any), then every warning (exit 1 under --strict)."""
-    from optimizer.checks import scenario_warnings
-    from optimizer.pipeline import load_scenario
+    (exit 1 if any), then every warning (exit 1 under --strict). Nothing is solved."""
+    from optimizer.checks import located_warnings, scenario_warnings
+    from optimizer.pipeline import load_located
 
-    sc = load_scenario(scenario, sets or (), prices)
+    given = [name for name, value in (("--reference", reference), ("--supply-share", supply_share),
+                                      ("--demand-factor", demand_factor)) if value is not None]
+    if given and not plausibility:
+        raise UsageError(f"{', '.join(given)} only applies with --plausibility")
+    sc, smap = load_located(scenario, sets or (), prices)
     warnings = scenario_warnings(sc)
+    checked = None
+    if plausibility:
+        from optimizer import plausibility as plaus
+
+        table = plaus.reference_path(scenario, reference)
+        figures = plaus.read_reference(table)
+        thresholds = plaus.Thresholds(supply_share=plaus.SUPPLY_SHARE if supply_share is None else supply_share,
+                                      demand_factor=plaus.DEMAND_FACTOR if demand_factor is None else demand_factor)
+        found = plaus.plausibility_findings(sc, figures, thresholds)
+        warnings += located_warnings(sc, found, smap)
+        checked = f"plausibility: {len(found)} finding{'s' if len(found) != 1 else ''} against {table}"
     _warn(warnings)
     if strict and warnings:
         raise UsageError(f"{scenario}: {len(warnings)} warning{'s' if len(warnings) != 1 else ''}, "
@@ -278,6 +305,8 @@ def validate_command(
               (len(sc.cases), "scenario"), (sc.horizon.periods, sc.horizon.period)]
     words = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts)
     typer.echo(f"{scenario}: valid ({words} from {sc.horizon.start})")
+    if checked is not None:
+        typer.echo(checked)
 
 
 @app.command("convert")

@@ -15,7 +15,7 @@ from optimizer.data import build_data
 from optimizer.explain import explain_failure
 from optimizer.extension import Extension
 from optimizer.numerics import coefficient_warnings
-from optimizer.loader import read_scenario
+from optimizer.loader import SourceMap, read_scenario
 from optimizer.model.lp import Formulation, StandardForm, formulate
 from optimizer.overrides import apply_prices, apply_set, read_prices
 from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus, highs_version
@@ -32,13 +32,19 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), prices: str | Path
     """Read and validate a scenario file (YAML or an Excel workbook), with `--set PATH=VALUE` overrides
     applied before validation (a problem in a field they set names the argument) and a `--prices` CSV
     applied after; raises ScenarioError listing every problem."""
+    return load_located(path, sets, prices)[0]
+
+
+def load_located(path: str | Path, sets: Sequence[str] = (),
+                 prices: str | Path | None = None) -> tuple[Scenario, SourceMap]:
+    """`load_scenario`, with the map of where each field was written (to place later findings)."""
     raw, smap = read_scenario(path)
     for assignment in sets:
         smap.origins[apply_set(raw, assignment)] = f"--set {assignment}"
     scenario = validate(raw, smap)
     if prices is not None:
         scenario = apply_prices(scenario, read_prices(prices))
-    return scenario
+    return scenario, smap
 
 
 def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None,
