@@ -206,6 +206,11 @@ def run_command(
     fmt: Annotated[str, typer.Option("--format", help="Table formats, comma-separated: csv, json, parquet, xlsx "
                                      "(summary.json, scenario.json and run.json are always written).")] = "csv,json",
     report: Annotated[bool, typer.Option("--report", help="Also write report.html and charts/ in the folder.")] = False,
+    analyze: Annotated[bool, typer.Option("--analyze", help="Also write analysis.json: decide-now decisions, "
+                                          "what foresight and hedging are worth, break-even prices and ranges "
+                                          "(docs/analytics.md).")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes for --analyze's per-scenario "
+                                         "solves.")] = 1,
 ) -> None:
     """Validate, build, solve and write the result folder; print a summary."""
     from optimizer.destination import check_destination
@@ -237,7 +242,8 @@ def run_command(
     options = SolverOptions(time_limit=time_limit, threads=threads, verbose=verbose and not quiet, mip_gap=mip_gap,
                             relax=relax)
     solution = solve(sc, options, route="pyomo" if route == "pyomo" else "direct", extension=extension,
-                     progress=stages.done, baseline=baseline, stability_gap=stability_gap)
+                     progress=stages.done, baseline=baseline, stability_gap=stability_gap, analyze=analyze,
+                     workers=workers)
     if not quiet:
         _warn(solution.run.get("warnings", []))
     if solution.summary.get("objective") is None:
@@ -475,6 +481,72 @@ def tree_command(
     from optimizer.disruptions import tree_command as show_tree
 
     typer.echo(show_tree(scenario, write_scenarios, as_json), nl=False)
+
+
+@app.command("frontier")
+def frontier_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
+    points: Annotated[int, typer.Option("--points", min=2, help="Risk aversions from 0 to 1, evenly spaced.")] = 11,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default results/<name>-frontier/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Per-solve limit, s.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """The cost-risk frontier: frontier.csv and frontier.png, the plan at risk aversion 0 to 1."""
+    from optimizer.destination import check_destination
+    from optimizer.frontier import frontier, write_frontier
+    from optimizer.pipeline import load_scenario
+    from optimizer.solve import SolverOptions
+
+    sc = load_scenario(scenario, sets or ())
+    dest = check_destination(out if out is not None else Path("results") / f"{sc.name}-frontier", force=force,
+                             inputs=[scenario])
+    table = frontier(sc, points, SolverOptions(time_limit=time_limit))
+    written = write_frontier(table, sc, dest)
+    if not quiet:
+        stdout().print(table.to_string(index=False))
+        note = "" if "frontier.png" in written else " (no chart: it needs matplotlib, the report extra)"
+        stdout().print(f"Frontier written to {dest.path}/{note}")
+
+
+@app.command("evaluate")
+def evaluate_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or .xlsx).", show_default=False)],
+    plan: Annotated[Path, typer.Option("--plan", help="Result folder of the committed plan.", show_default=False)],
+    through: Annotated[Optional[str], typer.Option("--through", help="YYYY-MM: fix the decisions of every period "
+                                                   "before it (default: the decide-now periods).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder (default results/<name>-evaluate/).")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Override a field: PATH=VALUE.")] = None,
+    prices: Annotated[Optional[Path], typer.Option("--prices", help="Price CSV replacing those sources' prices.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", min=0, help="Solver time limit, s.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout instead of tables.")] = False,
+) -> None:
+    """A committed plan re-optimised around: its decisions before --through fixed, the rest free;
+    summary.json adds `regret` (its objective minus the free optimum's)."""
+    from optimizer.analytics import evaluate
+    from optimizer.destination import check_destination
+    from optimizer.errors import no_plan_error
+    from optimizer.export import write_results
+    from optimizer.pipeline import load_scenario
+    from optimizer.solve import SolverOptions
+
+    sc = load_scenario(scenario, sets or (), prices)
+    dest = check_destination(out if out is not None else Path("results") / f"{sc.name}-evaluate", force=force,
+                             inputs=[p for p in (scenario, prices, plan) if p is not None])
+    solution = evaluate(sc, plan, through, SolverOptions(time_limit=time_limit))
+    if solution.summary.get("objective") is None:
+        raise no_plan_error(solution.status, solution.explanation)
+    target = write_results(solution, dest)
+    if as_json:
+        typer.echo(json.dumps(solution.summary, sort_keys=True, indent=2))
+    elif not quiet:
+        from optimizer.summary import print_summary
+
+        print_summary(stdout(), solution, target)
+    raise typer.Exit(int(exit_code(solution.status.outcome)))
 
 
 @app.command("report")

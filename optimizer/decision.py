@@ -4,6 +4,8 @@ never imports pandas)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -38,11 +40,19 @@ def decide_now(data, period_months: int, periods: int) -> list[int]:
     return list(range(max(split, 1)))
 
 
+def reference_scenario(names: Sequence[str], prob: Sequence[float] | np.ndarray) -> int:
+    """SPEC 7.3's reference scenario, the future EEV plans for (and `simulate`'s static policy):
+    the one named `base`, else the most probable, the first listed on ties. Returns its index."""
+    if "base" in names:
+        return list(names).index("base")
+    return int(np.argmax(np.asarray(prob, dtype=float)))
+
+
 def reference_future(scenarios: list[str], prob: dict[str, float]) -> str:
-    """`base` when there is one, else the most probable (the first listed on ties), as SPEC 7.3."""
-    if "base" in scenarios:
-        return "base"
-    return max(scenarios, key=lambda k: (prob.get(k, 0.0), -scenarios.index(k))) if scenarios else ""
+    """The reference scenario's name (`reference_scenario`), "" without scenarios."""
+    if not scenarios:
+        return ""
+    return scenarios[reference_scenario(scenarios, [prob.get(k, 0.0) for k in scenarios])]
 
 
 def period_ranges(indices: list[int], labels: list[str], limit: int = 3) -> str:

@@ -47,6 +47,8 @@ class ResultFolder:
     tables: dict[str, pd.DataFrame]
     scenario: dict | None
     missing: list[str] = field(default_factory=list)
+    analysis: dict | None = None
+    """analysis.json (`optimize --analyze`), when the folder has one."""
 
     @property
     def label(self) -> str:
@@ -188,7 +190,12 @@ def load_folder(path: str | Path) -> ResultFolder:
             missing.append(name)
             df = _typed(pd.DataFrame(), name)
         tables[name] = df
-    return ResultFolder(path, summary, tables, scenario, missing)
+    analysis = None
+    if (path / "analysis.json").is_file():
+        analysis = _read_json(path / "analysis.json")
+        if not isinstance(analysis, dict):
+            raise ResultFolderError(f"{path / 'analysis.json'} is not decision analytics (not a JSON object)")
+    return ResultFolder(path, summary, tables, scenario, missing, analysis)
 
 
 # --- the diff ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 CSV_DIGITS = 10  # significant digits in CSV files
 JSON_DIGITS = 12  # significant digits in summary.json (SPEC: at least 10)
+ANALYSIS_DIGITS = 10  # significant digits in analysis.json (SPEC 7)
 
 
 def _round(value: Any, digits: int = JSON_DIGITS) -> Any:
@@ -39,9 +40,10 @@ def _round(value: Any, digits: int = JSON_DIGITS) -> Any:
     return value
 
 
-def json_bytes(data: Any) -> bytes:
-    """Canonical JSON: sorted keys, rounded numbers, two-space indent, trailing newline."""
-    return (json.dumps(_round(data), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+def json_bytes(data: Any, digits: int = JSON_DIGITS) -> bytes:
+    """Canonical JSON: sorted keys, numbers rounded to `digits` significant digits, two-space indent,
+    trailing newline."""
+    return (json.dumps(_round(data, digits), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def round_significant(values: np.ndarray, digits: int = CSV_DIGITS) -> np.ndarray:
@@ -242,6 +244,8 @@ def result_files(solution, formats: tuple[str, ...] = ("csv", "json")) -> dict[s
         from optimizer.disruptions import generate
 
         files["tree.json"] = json_bytes(generate(solution.scenario).to_json())
+    if solution.analysis is not None:
+        files["analysis.json"] = json_bytes(solution.analysis, ANALYSIS_DIGITS)
     for name, table in solution.arrow_tables.items():
         if "csv" in formats:
             files[f"{name}.csv"] = csv_bytes(table)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from optimizer.checks import scenario_warnings, validate
 from optimizer.data import build_data
+from optimizer.errors import Problem, ScenarioError
 from optimizer.explain import explain_failure
 from optimizer.extension import Extension
 from optimizer.numerics import coefficient_warnings
@@ -50,17 +51,22 @@ def load_located(path: str | Path, sets: Sequence[str] = (),
 def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = None,
           progress: Progress | None = None, baseline: str | Path | None = None,
           stability_gap: float = 0.001, extension: Extension | str | Path | None = None,
-          route: Route = "direct") -> Solution:
+          route: Route = "direct", analyze: bool = False, workers: int = 1) -> Solution:
     """Solve a scenario (a validated Scenario or a plain dict) and return the Solution.
 
     With `baseline` (a result folder), a second LP picks, among plans within `stability_gap`
     (relative) of the optimum, the cheapest of those whose purchases are closest (L1) to the
     baseline's. With `extension` (a function `extend(model, data)` or a Python file defining one),
     the labelled Pyomo model is built, extended and solved; `route="pyomo"` builds that model
-    without an extension (same bytes as the default fast route).
+    without an extension (same bytes as the default fast route). With `analyze`, an optimal plan
+    also gets the decision analytics of SPEC 7 (`Solution.analysis`; `workers` processes solve
+    the scenarios alone).
     """
     if not isinstance(scenario, Scenario):
         scenario = validate(scenario)
+    if analyze and (baseline is not None or extension is not None):
+        raise ScenarioError([Problem(("--analyze",), "describes the optimal plan of the scenario as written: it "
+                                     "cannot be combined with --baseline or --extension (run them separately)")])
     timings: dict[str, float] = {}
     report = progress or (lambda stage, seconds: None)
 
@@ -89,6 +95,14 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
             gc.enable()
     timings.update(result.timings)
     report("solve", result.timings.get("solve", 0.0))
+    analysis = None
+    if analyze and result.status == SolveStatus.OPTIMAL:
+        from optimizer.analytics import analyze as decision_analytics
+
+        clock = time.perf_counter()
+        analysis = decision_analytics(form, session, problem, result, scenario, options, workers)
+        timings["analysis"] = time.perf_counter() - clock
+        report("analyze", timings["analysis"])
     stability = None
     if baseline is not None and result.status == SolveStatus.OPTIMAL:
         from optimizer.stability import read_baseline, stable_replan
@@ -97,7 +111,7 @@ def solve(scenario: Scenario | dict[str, Any], options: SolverOptions | None = N
         stability["baseline"] = str(baseline)
         timings["stability_solve"] = result.timings["stability_solve"]
         report("replan", timings["stability_solve"])
-    return finish(form, session, problem, result, scenario, timings, stability=stability)
+    return finish(form, session, problem, result, scenario, timings, stability=stability, analysis=analysis)
 
 
 def build_model(scenario: Scenario | dict[str, Any]):
@@ -165,9 +179,11 @@ def compile_extended(model, extension) -> StandardForm:
 
 
 def finish(form: Formulation, session: SolverSession, problem: StandardForm, result: SolveResult,
-           scenario: Scenario, timings: dict[str, float], stability: dict | None = None) -> Solution:
-    """The one place a Solution is made (CLI, Planner, sweep and watch): tables, summary, the
-    explanation of an infeasible or unbounded plan, warnings and run.json."""
+           scenario: Scenario, timings: dict[str, float], stability: dict | None = None,
+           analysis: dict | None = None, extra_summary: dict | None = None) -> Solution:
+    """The one place a Solution is made (CLI, Planner, sweep, watch, evaluate): tables, summary
+    (plus `stability` and any `extra_summary` entries), the explanation of an infeasible or
+    unbounded plan, warnings, run.json and the decision analytics."""
     from optimizer.results import build_solution
 
     clock = time.perf_counter()
@@ -176,8 +192,11 @@ def finish(form: Formulation, session: SolverSession, problem: StandardForm, res
         explanation = explain_failure(result.status, form, session, problem, scenario)
     run = run_info(result.info, timings, form.data)
     run["warnings"] = scenario_warnings(scenario) + coefficient_warnings(form)
-    solution = build_solution(form, result, scenario, explanation=explanation, run=run,
-                              extra_summary={"stability": stability} if stability is not None else None)
+    extra = dict(extra_summary or {})
+    if stability is not None:
+        extra["stability"] = stability
+    solution = build_solution(form, result, scenario, explanation=explanation, run=run, extra_summary=extra,
+                              analysis=analysis)
     solution.run["timings_seconds"]["results"] = time.perf_counter() - clock
     return solution
 

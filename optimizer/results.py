@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from optimizer.spec import Scenario
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+Amount = TypeVar("Amount", float, np.ndarray)
 
 ZERO = 1e-9
 
@@ -49,6 +51,8 @@ class Solution:
     run: dict = field(default_factory=dict)
     explanation: str | None = None
     """Why there is no plan (infeasible or unbounded), in the scenario's terms."""
+    analysis: dict | None = None
+    """Decision analytics (SPEC 7, `--analyze`), written as analysis.json."""
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     def frame(self, name: str) -> pd.DataFrame:
@@ -94,9 +98,10 @@ def _clean(values: np.ndarray) -> np.ndarray:
 
 
 def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *, explanation: str | None = None,
-                   run: dict | None = None, extra_summary: dict | None = None) -> Solution:
+                   run: dict | None = None, extra_summary: dict | None = None,
+                   analysis: dict | None = None) -> Solution:
     """Turn solver output into tables and a summary (no solution: empty tables); `extra_summary`
-    entries are added to summary.json (e.g. `stability`)."""
+    entries are added to summary.json (e.g. `stability`, `regret`)."""
     d = form.data
     run = run if run is not None else {}
     usable = result.has_solution and (result.status.is_optimal or result.status.is_limit)
@@ -128,7 +133,7 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *
     tables = {"purchases": purchases, "stockpile": stockpile, "processing": processing, "expansion": expansion,
               "prices": prices}
     return Solution(result.status, summary["objective"], summary, {name: tables[name].arrow() for name in TABLES},
-                    scenario, run, explanation)
+                    scenario, run, explanation, analysis)
 
 
 def scenario_costs(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np.ndarray:
@@ -165,13 +170,24 @@ def scenario_cash(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np
     return per_node[d.tree.node_of].sum(axis=0)
 
 
+def money(terms: Mapping[str, Amount]) -> Amount:
+    """What is really paid or received (SPEC 6's `money`): the PAID terms minus the RECEIVED ones,
+    of one scenario's terms ($) or of every scenario's ([K] $)."""
+    return sum(terms[n] for n in PAID) - sum(terms[n] for n in RECEIVED)
+
+
+def scenario_money(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np.ndarray:
+    """`money` of every scenario, discounted (as `cost_breakdown` reports it), [K] $."""
+    return money(scenario_terms(form, terms, x)["discounted"])
+
+
 def cost_breakdown(d: ModelData, terms: dict[str, dict[str, np.ndarray]]) -> dict:
     """summary.json's `cost_breakdown` (SPEC 6): each term of C_k apart, per scenario and in
     expectation, discounted and undiscounted, with the subtotals money (paid minus received), penalties
     (not money) and total = money + penalties (discounted: C_k). Undiscounted, cash_spend."""
     def block(kind: str, values: dict[str, float]) -> dict[str, float]:
         out = {name: values[name] for name in TERMS}
-        out["money"] = sum(values[n] for n in PAID) - sum(values[n] for n in RECEIVED)
+        out["money"] = money(values)
         out["penalties"] = sum(values[n] for n in PENALTIES)
         out["total"] = out["money"] + out["penalties"]
         if kind == "undiscounted":
@@ -201,7 +217,13 @@ BREAKDOWN_DEFINITIONS = {
 
 def cvar(costs: np.ndarray, prob: np.ndarray, alpha: float) -> float:
     """CVaR_alpha of a discrete cost distribution: min over eta of eta + E[max(0, C - eta)] / (1 - alpha)."""
-    return float(min(eta + np.sum(prob * np.maximum(0.0, costs - eta)) / (1.0 - alpha) for eta in costs))
+    return float(cvar_rows(np.asarray(costs, dtype=float)[None, :], prob, alpha)[0])
+
+
+def cvar_rows(costs: np.ndarray, prob: np.ndarray, alpha: float) -> np.ndarray:
+    """`cvar` of every row of costs [G, K] (the minimum over eta is attained at one of the costs)."""
+    excess = np.maximum(0.0, costs[:, None, :] - costs[:, :, None])  # [G, eta, K]
+    return (costs + (excess * prob).sum(axis=2) / (1.0 - alpha)).min(axis=1)
 
 
 def _expand(form: Formulation, fam_name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -440,9 +462,12 @@ def marginal_values(form: Formulation, result: SolveResult) -> dict:
 
 
 #: How a MILP's shadow prices and marginal values were obtained (SPEC 4.5), in summary.json's `mip` block.
-DUALS_OF_FIXED = ("of the LP with every order and module fixed at its value in this plan (prices.csv and "
-                  "marginal_values)")
-DUALS_OF_RELAXATION = "of the linear relaxation, orders and modules fractional (prices.csv and marginal_values)"
+FIXED_INTEGER_LP = "the LP with every order and module fixed at its value in this plan"
+"""What a MILP's shadow prices, marginal values and ranges are of (SPEC 4.5, 7.4)."""
+RELAXATION_LP = "the linear relaxation, orders and modules fractional"
+"""...and those of its relaxation (`--relax`)."""
+DUALS_OF_FIXED = f"of {FIXED_INTEGER_LP} (prices.csv and marginal_values)"
+DUALS_OF_RELAXATION = f"of {RELAXATION_LP} (prices.csv and marginal_values)"
 
 
 def mip_summary(result: SolveResult) -> dict:

@@ -30,6 +30,7 @@ from optimizer.disruptions import (
     path_scenario,
     sample_paths,
 )
+from optimizer.decision import reference_scenario
 from optimizer.errors import InfeasibleError, UsageError
 from optimizer.model.lp import FAMILIES, Formulation, StandardForm, cost_terms, formulate
 from optimizer.results import cost_breakdown, scenario_costs, scenario_terms
@@ -72,19 +73,6 @@ def draw_futures(sc: Scenario, n: int, seed: int) -> list[Future]:
     u = np.random.default_rng(seed).random(n)
     picks = np.minimum(np.searchsorted(np.cumsum(prob / prob.sum()), u, side="right"), len(prob) - 1)
     return [Future(scenario=int(k)) for k in picks]
-
-
-def reference_scenario(scenario: Scenario) -> int:
-    """SPEC 7.3's reference scenario of `scenario.cases`: the one named `base`, else the most probable
-    (the first listed on ties).
-
-    STAND-IN: the decision analytics (issue 14) define this rule once, as an importable function with
-    this signature; when that lands on main, import it and delete this one."""
-    names = [c.name for c in scenario.cases]
-    if "base" in names:
-        return names.index("base")
-    prob = [c.probability for c in scenario.cases]
-    return prob.index(max(prob))
 
 
 def single(case: Case) -> Case:
@@ -172,9 +160,8 @@ class ListedWorld:
 
     def likeliest(self, future: Future, i: int) -> Case:
         """The reference scenario (SPEC 7.3's rule) among those still possible."""
-        members = self._start(future, i)
-        possible = self.sc.model_copy(update={"scenarios": [self.cases[k] for k in members]})
-        return single(self.cases[members[reference_scenario(possible)]])
+        possible = [self.cases[k] for k in self._start(future, i)]
+        return single(possible[reference_scenario([c.name for c in possible], [c.probability for c in possible])])
 
     def first_cases(self) -> list[Case]:
         return self.cases
@@ -287,7 +274,7 @@ class Simulation:
                 raise PlanError(f"the first plan (period 0, every scenario) is {result.status}: run "
                                 "`optimize` on the scenario for the explanation")
             d = form.data
-            k = reference_scenario(problem)
+            k = reference_scenario(d.scenarios, d.prob)
             decisions = executed_on_path(empty_executed(d), form, result.x, k, 0, d.calendar.periods)
             warm = self.warm and not form.lp.has_integers
             self._first = FirstPlan(form, result.x, float(result.objective), d.scenarios[k], decisions,

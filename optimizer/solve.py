@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import os
 import sys
 import threading
@@ -141,6 +142,47 @@ class SolveResult:
 
 
 @dataclass(frozen=True)
+class FixedIntegerLP:
+    """The LP of a MILP with every integer column fixed at a plan's value (`SolverSession.fixed_integer_lp`)."""
+
+    session: SolverSession
+    problem: StandardForm
+    result: SolveResult
+
+
+@dataclass(frozen=True)
+class RangeEnd:
+    """One end of a parametric range (see `SolverSession.parametric_range`)."""
+
+    t: float
+    """Where the basis stops being optimal or feasible (+-inf: never)."""
+    reason: str
+    """"cost": a reduced cost (or a row dual) reaches zero; "bound": a basic column or row activity
+    reaches its bound; "" at an infinite end."""
+    at: int
+    """The column, or n_cols + row, that reaches its limit (-1 at an infinite end)."""
+    strict: bool
+    """Beyond `t` the basis's solution provably changes. "cost": the entering pivot moves the primal
+    solution (it is not degenerate), so the current solution stops being optimal; "bound": the
+    leaving pivot moves the duals (or no pivot exists: the LP becomes infeasible), so the duals
+    stop being valid."""
+
+
+@dataclass(frozen=True)
+class ParametricRange:
+    """How the last optimal basis fares along a change of the data by t times a direction."""
+
+    lo: RangeEnd
+    hi: RangeEnd
+    exact: bool
+    """The solution and duals of the basis are linear in t (always so for cost and bound
+    directions; for a matrix direction only when the changed entries of basic columns do not feed
+    back, which the method checks). Otherwise lo and hi hold to first order only."""
+    x_change: np.ndarray
+    """d x / d t of every column within the range."""
+
+
+@dataclass(frozen=True)
 class CostRanging:
     """For every column, the cost interval [down, up] over which the current basis stays optimal
     (HiGHS's ranging; +-inf where unbounded), in the LP's own (weighted, discounted) cost units."""
@@ -180,9 +222,17 @@ for _ours, _theirs in _TO_HIGHS_BASIS.items():
     _FROM_HIGHS_BASIS[int(_theirs.value)] = int(_ours)
 
 
+@functools.cache
 def highs_version() -> str:
+    """HiGHS's version (made once: a Highs object costs ~10 ms, and every solve reports it)."""
     h = highspy.Highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a . b summed by NumPy, not BLAS: OpenBLAS spreads a long dot product over its threads, which
+    on a busy 2-core machine took 15 ms instead of 30 us at 11k entries (every re-solve pays it)."""
+    return float(np.sum(a * b))
 
 
 def _to_highs(values: np.ndarray) -> np.ndarray:
@@ -226,8 +276,11 @@ class SolverSession:
         self._col_weight = _weights(self.n_cols, 2)
         self._row_weight = _weights(self.n_rows, 3)
         self._perturbed = False  # what HiGHS holds now
-        self._solved = False
-        self._fixed: SolverSession | None = None  # the LP with the integers fixed, of the last MILP solve
+        self._solved = False  # HiGHS has run a solve: it holds that solve's basis (an LP) or search (a MILP)
+        self._optimal = False  # HiGHS holds an optimal basis of the exact LP, unchanged since
+        self._basis: _BasisState | None = None
+        self._entry_cols: tuple[StandardForm, np.ndarray] | None = None
+        self._fixed: FixedIntegerLP | None = None  # of the last MILP solve
         self._incumbent: np.ndarray | None = None  # the plan of the last MILP solve
         self.timings: dict[str, float] = {}
         clock = time.perf_counter()
@@ -311,6 +364,7 @@ class SolverSession:
         """Make HiGHS hold the exact or the perturbed data (costs and bounds; the matrix is shared)."""
         if perturbed == self._perturbed:
             return
+        self._changed()
         data = self._perturbed_data() if perturbed else (self._cost, self._col_lo, self._col_hi,
                                                            self._row_lo, self._row_hi)
         cost, col_lo, col_hi, row_lo, row_hi = data
@@ -325,6 +379,11 @@ class SolverSession:
         self._perturbed = perturbed
 
     # --- changes ----------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        """The data HiGHS holds changed: the last basis is no longer known to be optimal."""
+        self._optimal = False
+        self._basis = None
 
     def set_costs(self, cols: np.ndarray, values: np.ndarray) -> None:
         cols = np.asarray(cols, dtype=np.int64)
@@ -357,6 +416,7 @@ class SolverSession:
         self._row_lo[rows], self._row_hi[rows] = lo, hi
         if not len(rows):
             return
+        self._changed()
         if self._perturbed:
             _, _, _, row_lo, row_hi = self._perturbed_data()
             lo, hi = row_lo[rows], row_hi[rows]
@@ -370,6 +430,7 @@ class SolverSession:
         values = np.asarray(values, dtype=float)
         if not len(rows):
             return
+        self._changed()
         for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist()):
             self._h.changeCoeff(int(r), int(c), float(v))
         m = self._matrix
@@ -396,6 +457,7 @@ class SolverSession:
         """Make columns integer (True) or continuous (False): relax or restore a MILP."""
         cols = np.asarray(cols, dtype=np.int64)
         self._integer[cols] = integer
+        self._changed()
         if len(cols):
             kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
             self._h.changeColsIntegrality(len(cols), cols.astype(np.int32),
@@ -404,6 +466,7 @@ class SolverSession:
     def _push_cols(self, cols: np.ndarray) -> None:
         if not len(cols):
             return
+        self._changed()
         if self._perturbed:
             cost, col_lo, col_hi, _, _ = self._perturbed_data()
         else:
@@ -488,14 +551,22 @@ class SolverSession:
         """
         canonical = self.canonical if canonical is None else canonical
         clock = time.perf_counter()
+        self._changed()
         with _stdout_to_stderr(self.options.verbose):
             if self.is_mip:
                 status, iterations = self._run_mip(meanwhile, seed)
             else:
                 status, iterations = self._run_lp(meanwhile, canonical)
+                if status is SolveStatus.ERROR and self._solved:
+                    # HiGHS can end a warm start in an unknown state (seen on a tiny, badly scaled LP
+                    # after many changes, tests/test_analytics.py): start again from scratch, once.
+                    self._h.clearSolver()
+                    status, more = self._run_lp(None, canonical)
+                    iterations += more
+        self._solved = True
         if status is SolveStatus.INTERRUPTED:
             raise KeyboardInterrupt
-        self._solved = True
+        self._optimal = status is SolveStatus.OPTIMAL and not self.is_mip and not self._perturbed
         seconds = time.perf_counter() - clock
         h = self._h
         info = h.getInfo()
@@ -514,7 +585,7 @@ class SolverSession:
                 col_dual = np.asarray(sol.col_dual, dtype=float)
             else:
                 row_dual, col_dual = np.zeros(self.n_rows), np.zeros(self.n_cols)
-            objective = float(self._cost @ x) + self._matrix.offset
+            objective = dot(self._cost, x) + self._matrix.offset
             bound = float(info.mip_dual_bound) if self.is_mip else np.nan
             if np.isfinite(bound):  # no plan costs less; the fixed-integer LP's plan may beat HiGHS's own
                 mip_bound = min(bound, objective)
@@ -623,11 +694,20 @@ class SolverSession:
         lo, hi = self._col_lo.copy(), self._col_hi.copy()
         lo[ints] = hi[ints] = np.round(x[ints])
         options = dataclasses.replace(self.options, verbose=False, relax=False)
-        self._fixed = SolverSession(self._problem(lo, hi, None), options, canonical=canonical)
-        result = self._fixed.solve()
+        problem = self._problem(lo, hi, None)
+        session = SolverSession(problem, options, canonical=canonical)
+        result = session.solve()
+        self._fixed = FixedIntegerLP(session, problem, result)
         if not result.status.is_optimal or result.x is None or result.row_dual is None:
             return x, np.zeros(self.n_rows), np.zeros(self.n_cols)
         return result.x, result.row_dual, result.col_dual
+
+    def fixed_integer_lp(self) -> FixedIntegerLP | None:
+        """After an optimal MILP solve, the LP with every integer column fixed at the plan's value,
+        solved to its optimum (its session still holds that basis): what the shadow prices, marginal
+        values and ranges of a MILP are of (SPEC 4.5, 7.4). None otherwise."""
+        fixed = self._fixed
+        return fixed if self.is_mip and fixed is not None and fixed.result.status is SolveStatus.OPTIMAL else None
 
     def _status(self) -> SolveStatus:
         return _MODEL_STATUS.get(self._h.getModelStatus(), SolveStatus.ERROR)
@@ -638,7 +718,7 @@ class SolverSession:
         """Cost ranging of the last optimal LP solve (None if HiGHS cannot give it); for a MILP, of
         the LP with every integer column fixed at its value (SPEC 4.5, 7.4)."""
         if self.is_mip:
-            return self._fixed.cost_ranging() if self._fixed is not None else None
+            return self._fixed.session.cost_ranging() if self._fixed is not None else None
         self._load(perturbed=False)
         status, ranging = self._h.getRanging()
         if status != highspy.HighsStatus.kOk or not ranging.valid:
@@ -647,6 +727,205 @@ class SolverSession:
         down = np.asarray(ranging.col_cost_dn.value_, dtype=float)[:n]
         up = np.asarray(ranging.col_cost_up.value_, dtype=float)[:n]
         return CostRanging(np.where(down <= -_INF, -np.inf, down), np.where(up >= _INF, np.inf, up))
+
+    @contextlib.contextmanager
+    def optimal_face(self, result: SolveResult, tolerance: float = 1e-9):
+        """Within the block, only plans as good as `result` (an optimal solve of the current data)
+        are feasible, so that a second objective picks among the optima: every optimal solution
+        keeps a column with a nonzero reduced cost at its bound and a row with a nonzero dual at
+        its bound (complementary slackness with result's duals), so those are held there.
+        Reduced costs and duals below `tolerance` (relative) count as zero."""
+        cols = np.flatnonzero(np.abs(result.col_dual) > tolerance * np.maximum(1.0, np.abs(self._cost)))
+        duals = np.abs(result.row_dual)
+        rows = np.flatnonzero(duals > tolerance * max(1.0, float(duals.max(initial=0.0))))
+        lo, hi = self._row_lo[rows].copy(), self._row_hi[rows].copy()
+        activity = self._times(result.x)[rows]
+        at = np.where(np.abs(activity - lo) <= np.abs(activity - hi), lo, hi)
+        self.fix_columns(cols, result.x[cols])
+        self.set_row_bounds(rows, at, at)
+        try:
+            yield
+        finally:
+            self.free_columns(cols)
+            self.set_row_bounds(rows, lo, hi)
+
+    # --- parametric ranging on the last optimal basis ---------------------------------------
+
+    def parametric_range(self, cost: np.ndarray | None = None,
+                         matrix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                         col_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                         row_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                         strictness: tuple[bool, bool] = (True, True)) -> ParametricRange:
+        """The interval of t over which the basis of the last optimal solve stays optimal and
+        feasible when the data moves along a direction: costs c + t * cost, matrix A + t * matrix
+        (triplets row, column, value), column bounds + t * col_bounds (lo, hi) and row bounds
+        + t * row_bounds (lo, hi); and, at each end, whether the solution really changes beyond it.
+
+        HiGHS's ranging (`cost_ranging`) moves one coefficient at a time; this moves many together.
+        In the basis's own terms, with y the row duals, d the reduced costs, B the basis matrix:
+        a matrix change acts on the duals as the cost change g = cost - matrix^T y, so
+        dy/dt = B^-T g_B and dd/dt = g - A^T dy/dt (a transposed solve); the basic values move by
+        dx_B/dt = -B^-1 (matrix x + the bound moves of nonbasic columns and rows) (a plain solve).
+        The range ends where a reduced cost of the right sign reaches 0 ("cost") or a basic value
+        reaches a bound ("bound"). For a matrix change this is first order; it is exact when
+        the changed entries of basic columns meet neither dy/dt nor dx_B/dt (`exact` says so).
+        At a "cost" end, one more solve with the entering column tells a degenerate pivot (the
+        solution stays, only the basis changes) from one that moves the solution; at a "bound"
+        end, one row of B^-1 tells whether the leaving pivot moves the duals (`strictness` says at
+        which of the two ends to ask; elsewhere a finite end reads as not strict).
+        """
+        state = self._basis_state()
+        n, m = self.n_cols, self.n_rows
+        zeros = np.zeros(n + m)
+        g = np.zeros(n) if cost is None else np.array(cost, dtype=float)
+        if matrix is not None:
+            rows, cols, vals = (np.asarray(a) for a in matrix)
+            np.subtract.at(g, cols, vals * state.y[rows])
+        # dual side: dd/dt of every column and row (a row's "reduced cost" is -y in [A I] form)
+        g_basic = np.where(state.basic >= 0, g[np.maximum(state.basic, 0)], 0.0)
+        if g_basic.any():
+            dy = _solved(self._h.getBasisTransposeSolve(g_basic))
+            dd = np.concatenate([g - self._times_transpose(dy), -dy])
+        else:  # only nonbasic costs move: the duals stay
+            dy, dd = np.zeros(m), np.concatenate([g, np.zeros(m)])
+        # primal side: dv/dt of every column and row logical (v = x for columns, -activity for rows)
+        dlb, dub = zeros.copy(), zeros.copy()
+        if col_bounds is not None:
+            dlb[:n], dub[:n] = col_bounds
+        if row_bounds is not None:
+            dlb[n:], dub[n:] = -np.asarray(row_bounds[1]), -np.asarray(row_bounds[0])
+        dv = np.where(state.at_upper, dub, dlb) * ~state.is_basic
+        rhs = -(self._times(dv[:n]) + dv[n:]) if dv.any() else np.zeros(m)
+        if matrix is not None:
+            rhs -= np.bincount(rows, weights=vals * state.v[cols], minlength=m)
+        if rhs.any():
+            dv[state.var_of] = _solved(self._h.getBasisSolve(rhs))
+        exact = True
+        if matrix is not None:
+            basic_col = state.is_basic[cols]
+            feed_dual = np.bincount(cols[basic_col], weights=vals[basic_col] * dy[rows[basic_col]], minlength=n)
+            feed_primal = np.bincount(rows[basic_col], weights=vals[basic_col] * dv[cols[basic_col]], minlength=m)
+            exact = (np.abs(feed_dual).max(initial=0.0) <= 1e-9 * max(np.abs(g).max(initial=0.0), 1e-300)
+                     and np.abs(feed_primal).max(initial=0.0) <= 1e-9 * max(np.abs(rhs).max(initial=0.0), 1e-300))
+        tests = [self._dual_tests(state, dd), self._primal_tests(state, dv, dlb, dub)]
+        ends = []
+        for side, ask in zip((-1.0, 1.0), strictness):
+            found = [_nearest_limit(a, b, side) for a, b, _ in tests]
+            t = min((abs(f[0]) for f in found), default=np.inf) * side
+            if not np.isfinite(t):
+                ends.append(RangeEnd(t, "", -1, True))
+                continue
+            tie = [np.isclose(abs(f[0]), abs(t), rtol=1e-9, atol=1e-12) for f in found]
+            kind = 0 if tie[0] else 1
+            who = tests[kind][2][found[kind][1]]
+            if not ask or (tie[0] and tie[1]):  # both kinds at once: beyond is not decided here
+                strict = False
+            elif kind == 0:
+                strict = any(self._pivot_moves_solution(state, int(q), t, side, dd, dv, dlb, dub) for q in who[:4])
+            else:  # a nonbasic variable whose bounds cross: infeasible beyond
+                strict = all(not state.is_basic[p] or self._pivot_moves_duals(state, int(p), t, dd, dv, dlb, dub)
+                             for p in who[:4])
+            ends.append(RangeEnd(t, ("cost", "bound")[kind], int(who[0]), strict))
+        return ParametricRange(ends[0], ends[1], bool(exact), dv[:n])
+
+    def _basis_state(self) -> _BasisState:
+        """The last optimal solve's basis, values and duals in [A I] form (cached until a change)."""
+        if self._basis is None:
+            if not self._optimal:
+                raise RuntimeError("parametric ranging needs the basis of an optimal LP solve with nothing "
+                                   "changed since")
+            self._basis = _BasisState.of(self._h, self._col_lo, self._col_hi, self._row_lo, self._row_hi)
+        return self._basis
+
+    def _times(self, x: np.ndarray) -> np.ndarray:
+        """A x with the session's matrix."""
+        m = self._matrix
+        if self._entry_cols is None or self._entry_cols[0] is not m:  # made once per matrix
+            self._entry_cols = (m, m.entries()[1])
+        return np.bincount(m.indices, weights=m.values * x[self._entry_cols[1]], minlength=self.n_rows)
+
+    def _times_transpose(self, y: np.ndarray) -> np.ndarray:
+        """A^T y with the session's matrix."""
+        m = self._matrix
+        products = np.concatenate([m.values * y[m.indices], [0.0]])
+        out = np.add.reduceat(products, np.minimum(m.indptr[:-1], len(m.values)))
+        return np.where(np.diff(m.indptr) > 0, out, 0.0)
+
+    def _column(self, q: int) -> np.ndarray:
+        """Column q of [A I], dense."""
+        out = np.zeros(self.n_rows)
+        if q >= self.n_cols:
+            out[q - self.n_cols] = 1.0
+        else:
+            m = self._matrix
+            out[m.indices[m.indptr[q]:m.indptr[q + 1]]] = m.values[m.indptr[q]:m.indptr[q + 1]]
+        return out
+
+    @staticmethod
+    def _dual_tests(state: _BasisState, dd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Conditions a + t b >= 0 keeping the nonbasic reduced costs of the right sign; a free
+        nonbasic variable must keep d = 0 (two conditions). Only moving ones can limit t."""
+        moving = dd != 0
+        free = np.flatnonzero(state.nonbasic_free & moving)
+        idx = [np.flatnonzero(state.at_lower_bound & moving), np.flatnonzero(state.at_upper_bound & moving), free, free]
+        a = [np.maximum(state.d[idx[0]], 0.0), np.maximum(-state.d[idx[1]], 0.0), np.zeros(len(idx[2])),
+             np.zeros(len(idx[3]))]
+        b = [dd[idx[0]], -dd[idx[1]], dd[idx[2]], -dd[idx[3]]]
+        return _conditions(a, b, idx)
+
+    @staticmethod
+    def _primal_tests(state: _BasisState, dv: np.ndarray, dlb: np.ndarray, dub: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Conditions a + t b >= 0 keeping the basic values within their (moving) bounds, and the
+        moving bounds of a nonbasic variable from crossing. Only moving ones can limit t."""
+        basic = state.var_of[(dv[state.var_of] != 0) | (dlb[state.var_of] != 0) | (dub[state.var_of] != 0)]
+        has_lo, has_hi = np.isfinite(state.lb[basic]), np.isfinite(state.ub[basic])
+        lo, hi = basic[has_lo], basic[has_hi]
+        moving = np.flatnonzero(~state.is_basic & (dub != dlb) & np.isfinite(state.lb) & np.isfinite(state.ub))
+        a = [np.maximum(state.v[lo] - state.lb[lo], 0.0), np.maximum(state.ub[hi] - state.v[hi], 0.0),
+             np.maximum(state.ub[moving] - state.lb[moving], 0.0)]
+        b = [dv[lo] - dlb[lo], dub[hi] - dv[hi], dub[moving] - dlb[moving]]
+        return _conditions(a, b, [lo, hi, moving])
+
+    def _pivot_moves_solution(self, state: _BasisState, q: int, t: float, side: float, dd: np.ndarray,
+                              dv: np.ndarray, dlb: np.ndarray, dub: np.ndarray) -> bool:
+        """Beyond t, does bringing nonbasic q into the basis move the solution (a step > 0)?"""
+        if state.nonbasic_free[q]:
+            sign = -np.sign(dd[q] * side)
+        else:
+            sign = -1.0 if state.at_upper[q] else 1.0
+        rate = -sign * _solved(self._h.getBasisSolve(self._column(q)))  # d v_B / d step
+        basic = state.var_of
+        v, lb, ub = (state.v[basic] + t * dv[basic], state.lb[basic] + t * dlb[basic],
+                     state.ub[basic] + t * dub[basic])
+        eps = 1e-9 * max(np.abs(rate).max(initial=0.0), 1e-300)
+        falls, rises = (rate < -eps) & np.isfinite(lb), (rate > eps) & np.isfinite(ub)
+        slack = np.concatenate([(v - lb)[falls], (ub - v)[rises]])
+        bound = np.concatenate([lb[falls], ub[rises]])
+        if state.ub[q] - state.lb[q] <= 1e-9 * max(1.0, abs(state.lb[q])):
+            return False
+        return bool(np.all(slack > 1e-9 * np.maximum(1.0, np.abs(bound))))
+
+    def _pivot_moves_duals(self, state: _BasisState, p: int, t: float, dd: np.ndarray, dv: np.ndarray,
+                           dlb: np.ndarray, dub: np.ndarray) -> bool:
+        """Beyond t, basic p leaves at a bound: does the pivot that keeps the basis optimal move the
+        duals (every entering candidate has a nonzero reduced cost), or is there none at all?"""
+        position = int(np.flatnonzero(state.var_of == p)[0])
+        rho = _solved(self._h.getBasisInverseRow(position))
+        alpha = np.concatenate([self._times_transpose(rho), rho])
+        below = state.v[p] + t * dv[p] - (state.lb[p] + t * dlb[p]) <= state.ub[p] + t * dub[p] - (state.v[p] + t * dv[p])
+        # v_p must rise back (it leaves below its lower bound) or fall back: d v_p = -alpha_q d v_q
+        need = 1.0 if below else -1.0
+        movable = ~state.is_basic & ~state.fixed
+        eps = 1e-9 * max(np.abs(alpha).max(initial=0.0), 1e-300)
+        up_ok = movable & (state.nonbasic_free | ~state.at_upper) & (-alpha * need > eps)
+        down_ok = movable & (state.nonbasic_free | state.at_upper) & (alpha * need > eps)
+        eligible = up_ok | down_ok
+        if not eligible.any():
+            return True
+        d = np.abs(state.d + t * dd)[eligible]
+        scale = np.concatenate([np.abs(self._cost), np.zeros(self.n_rows)])[eligible]
+        return bool(np.all(d > 1e-9 * np.maximum(1.0, scale)))
 
     def irreducible_infeasible_subset(self, time_limit: float = 30.0) -> tuple[list[int], list[int]]:
         """(rows, columns) of an irreducible infeasible subset of the exact LP (from an elastic LP,
@@ -673,6 +952,85 @@ class SolverSession:
             return relaxed.primal_ray()
         _, has_ray, ray = self._h.getPrimalRay()
         return np.asarray(ray, dtype=float) if has_ray else None
+
+
+@dataclass(frozen=True)
+class _BasisState:
+    """An optimal basis in [A I] form: variable j < n is column j, n + i is the logical of row i,
+    whose value is minus the row activity (HiGHS's convention, so its bounds are [-U, -L]) and
+    whose reduced cost is minus the row dual."""
+
+    v: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    d: np.ndarray
+    y: np.ndarray
+    var_of: np.ndarray
+    """The variable at each basis position (what HiGHS's basis solves are indexed by)."""
+    basic: np.ndarray
+    """HiGHS's basic list: column j, or -1 - i for the logical of row i."""
+    is_basic: np.ndarray
+    at_upper: np.ndarray
+    fixed: np.ndarray
+    nonbasic_free: np.ndarray
+
+    @functools.cached_property
+    def at_lower_bound(self) -> np.ndarray:
+        """Nonbasic, neither fixed nor free, at its lower bound (its reduced cost must stay >= 0)."""
+        return ~self.is_basic & ~self.fixed & ~self.nonbasic_free & ~self.at_upper
+
+    @functools.cached_property
+    def at_upper_bound(self) -> np.ndarray:
+        """Nonbasic, neither fixed nor free, at its upper bound (its reduced cost must stay <= 0)."""
+        return ~self.is_basic & ~self.fixed & ~self.nonbasic_free & self.at_upper
+
+    @classmethod
+    def of(cls, h: highspy.Highs, col_lo: np.ndarray, col_hi: np.ndarray, row_lo: np.ndarray,
+           row_hi: np.ndarray) -> _BasisState:
+        n = len(col_lo)
+        sol = h.getSolution()
+        _, basic = h.getBasicVariables()
+        basic = np.asarray(basic, dtype=np.int64)
+        v = np.concatenate([np.asarray(sol.col_value, dtype=float), -np.asarray(sol.row_value, dtype=float)])
+        lb, ub = np.concatenate([col_lo, -row_hi]), np.concatenate([col_hi, -row_lo])
+        var_of = np.where(basic >= 0, basic, n - 1 - basic)
+        is_basic = np.zeros(len(v), dtype=bool)
+        is_basic[var_of] = True
+        # a nonbasic variable sits at one of its bounds: the nearer one (HiGHS's statuses are slow to read)
+        at_upper = np.abs(np.where(np.isfinite(ub), ub - v, np.inf)) < np.abs(np.where(np.isfinite(lb), v - lb, np.inf))
+        return cls(v=v, lb=lb, ub=ub,
+                   d=np.concatenate([np.asarray(sol.col_dual, dtype=float), -np.asarray(sol.row_dual, dtype=float)]),
+                   y=np.asarray(sol.row_dual, dtype=float), var_of=var_of, basic=basic, is_basic=is_basic,
+                   at_upper=at_upper & ~is_basic, fixed=(lb == ub) & ~is_basic,
+                   nonbasic_free=~is_basic & ~np.isfinite(lb) & ~np.isfinite(ub))
+
+
+def _solved(answer: tuple) -> np.ndarray:
+    """The vector of a HiGHS basis solve, or an error if HiGHS has no factored basis."""
+    status, values = answer
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError("HiGHS holds no factored basis to range on")
+    return np.asarray(values, dtype=float)
+
+
+def _conditions(a: list[np.ndarray], b: list[np.ndarray], idx: list[np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate conditions a + t b >= 0 with the variable each one belongs to; a change of
+    relative size below 1e-10 of the largest counts as none (rounding in the solves)."""
+    a, b, idx = np.concatenate(a), np.concatenate(b), np.concatenate(idx).astype(np.int64)
+    eps = 1e-10 * max(np.abs(b).max(initial=0.0), 1e-300)
+    return a, np.where(np.abs(b) > eps, b, 0.0), idx
+
+
+def _nearest_limit(a: np.ndarray, b: np.ndarray, side: float) -> tuple[float, np.ndarray]:
+    """The first t on `side` (+1: t > 0, -1: t < 0) where some a + t b >= 0 fails, and the
+    conditions that fail there (positions into a)."""
+    hits = np.flatnonzero(b * side < 0)
+    if not len(hits):
+        return np.inf * side, hits
+    limits = a[hits] / np.abs(b[hits])
+    t = float(limits.min())
+    return t * side, hits[np.isclose(limits, t, rtol=1e-9, atol=1e-12)]
 
 
 def _run_interruptible(h: highspy.Highs, meanwhile: Callable[[], None] | None = None) -> None:

@@ -160,6 +160,8 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
         if len(shown) < len(s["scenarios"]):
             table.caption = f"the {len(shown)} most probable and costliest of {len(s['scenarios'])}; all in summary.json"
         console.print(table)
+    if solution.analysis is not None:
+        print_analysis(console, solution.analysis, cur)
 
     # 5. why: the limits whose marginal value summary.json holds (the report ranks every binding rule)
     values = s.get("marginal_values") or {}
@@ -171,3 +173,13 @@ def print_summary(console: Console, solution: Solution, folder: Path | None = No
         console.print(f"Binding: {line}")
     if folder is not None:
         console.print(f"Results written to {folder}/")
+
+
+def print_analysis(console: Console, analysis: dict, currency: str) -> None:
+    """Decision analytics in plain words, each with its definition on the next line."""
+    from optimizer.analytics import plain_words
+
+    console.print("Decision analytics (analysis.json; definitions in docs/analytics.md)", style="bold")
+    for sentence, definition in plain_words(analysis, lambda x: _money(x, currency)):
+        console.print(f"  {sentence}", markup=False)
+        console.print(f"    {definition}", style="dim", markup=False)

@@ -215,3 +215,15 @@ def price_range_doc() -> dict:
     return scenario(horizon={"start": "2026-01", "periods": 1},
                     materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 100}],
                     sources=[src("a", 10), src("b", 20)])
+
+
+def budget_price_range_doc(amount: float = 100) -> dict:
+    """One month, demand 4 (penalty 1000): a (price 10, unlimited) and a budget of `amount`. The plan
+    buys 4 from a, spending 40 (cost 40). On cost alone it would stay optimal while 10 f <= 1000
+    (f <= 100), but at factor f it spends 40 f, and beyond 40 f = amount it breaks the budget: it is
+    infeasible there, hence not optimal (the optimum then buys amount / (10 f) and is short the rest).
+    Amount 100: a's range [0, 2.5] (prices 0 and 25). Amount 40: the budget binds, any dearer price
+    overspends it: [0, 1] (price_hi 10)."""
+    return scenario(horizon={"start": "2026-01", "periods": 1},
+                    materials=[{"id": "dy", "demand": 4, "shortfall_penalty": 1000}],
+                    sources=[src("a", 10)], budgets=[{"name": "year", "amount": amount}])

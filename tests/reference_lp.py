@@ -495,6 +495,7 @@ class Model:
     terms: list[dict[str, dict[int, float]]]  # per scenario: term name -> discounted {column: coef}
     cash: list[dict[str, dict[int, float]]]  # the same terms undiscounted
     objective: dict[int, float]
+    budgets: list[tuple[str, int, dict[int, float], float]]  # 4.1.7 rows: (name, k, {column: coef}, amount)
 
     @property
     def discrete(self) -> bool:
@@ -507,6 +508,7 @@ def build(par: Params) -> Model:
     S, P = len(par.srcs), len(par.procs)
     lp = LP()
     buy, process, stock, short, surplus, below, build_src, build_proc, order, modules = ({} for _ in range(10))
+    budget_rows: list[tuple[str, int, dict[int, float], float]] = []
 
     # Variables (SPEC section 3), with the simple bounds.
     for k in range(K):
@@ -610,6 +612,7 @@ def build(par: Params) -> Model:
                     if proc.expansion is not None:
                         _add(row, build_proc[p, t, k], proc.expansion.capex)
             lp.row(row, -INF, budget.amount)
+            budget_rows.append((budget.name, k, row, budget.amount))
 
     # 4.1.8 share limits, by order period, on delivered quantities
     for l, lim in enumerate(sc.limits):
@@ -714,7 +717,7 @@ def build(par: Params) -> Model:
             lp.row(row, 0.0, INF)  # z_k + eta - C_k >= 0
 
     return Model(lp, par, buy, process, stock, short, surplus, below, build_src, build_proc, order, modules,
-                 cost, terms, cash, objective)
+                 cost, terms, cash, objective, budget_rows)
 
 
 # --- solving --------------------------------------------------------------------------------------

@@ -82,15 +82,12 @@ class Run:
                 out["build", row["entity"], row["period"]] += float(row["built"])
         return dict(out)
 
-    def buys(self, source_id: str, doc: dict) -> dict[tuple[str, int], float]:
-        """(scenario, period index) -> quantity ordered from the source, from purchases.csv."""
+    def plan(self, doc: dict) -> ra.Plan:
+        """(kind, id, scenario, period index) -> buy / process / build of every scenario."""
         par = resolve(doc)
         label = {par.cal.label(t): t for t in range(par.T)}
-        out: dict[tuple[str, int], float] = defaultdict(float)
-        for row in self.table("purchases"):
-            if row["source"] == source_id:
-                out[row["scenario"], label[row["period"]]] += float(row["quantity"])
-        return dict(out)
+        return {(kind, ident, name, label[period]): v
+                for name in par.names for (kind, ident, period), v in self.decisions(name).items()}
 
 
 def ws_parts(analysis: dict) -> tuple[float, dict[str, float] | None]:
@@ -150,7 +147,7 @@ def check_price_range(doc: dict, run: Run, source_id: str) -> None:
     """ranges.sources.<id>.{f_lo, f_hi} against the brute-force interval on the product's plan."""
     got = run.analysis["ranges"]["sources"][source_id]
     costs = {name: row["cost"] for name, row in run.summary["scenarios"].items()}
-    f_lo, f_hi = ra.price_range(doc, source_id, costs, run.buys(source_id, doc))
+    f_lo, f_hi = ra.price_range(doc, source_id, costs, run.plan(doc))
     assert close(got["f_lo"], f_lo, rel=1e-3, abs_=1e-6), (got, f_lo, f_hi, explain(doc))
     if f_hi is None or got["f_hi"] is None:
         # unbounded in the reference means still optimal at F_MAX
@@ -220,3 +217,17 @@ def test_price_ranges(tmp_path):
     assert close(ranges["b"]["price_lo"], 10.0, rel=1e-3)
     for source_id in ("a", "b"):
         check_price_range(doc, run, source_id)
+
+
+@pytest.mark.parametrize(("amount", "f_hi"), [(100, 2.5), (40, 1.0)])
+def test_price_range_ends_where_the_plan_breaks_a_budget(tmp_path, amount, f_hi):
+    """reference_cases.budget_price_range_doc: the plan buys 4 at 10 and spends 40 f at factor f; on
+    cost alone it would stay optimal up to f = 100, but beyond 40 f = amount it breaks the budget:
+    f_hi = amount / 40 (2.5, price 25; or 1 where the budget binds), f_lo = 0."""
+    doc = cases.budget_price_range_doc(amount)
+    run = analysed(doc, tmp_path)
+    assert run.summary["objective"] == pytest.approx(40.0)
+    got = run.analysis["ranges"]["sources"]["a"]
+    assert close(got["f_lo"], 0.0) and close(got["f_hi"], f_hi, rel=1e-3)
+    assert close(got["price_hi"], 10 * f_hi, rel=1e-3)
+    check_price_range(doc, run, "a")

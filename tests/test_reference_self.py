@@ -249,10 +249,23 @@ def test_stockpile_money():
 
 def test_price_ranges_by_brute_force():
     doc = cases.price_range_doc()
-    f_lo, f_hi = ra.price_range(doc, "a", {"base": 100.0}, {("base", 0): 10.0})
+    f_lo, f_hi = ra.price_range(doc, "a", {"base": 100.0}, {("buy", "a", "base", 0): 10.0})
     assert f_lo == 0.0 and f_hi == pytest.approx(2.0, rel=1e-6)
-    f_lo, f_hi = ra.price_range(doc, "b", {"base": 100.0}, {})
+    f_lo, f_hi = ra.price_range(doc, "b", {"base": 100.0}, {("buy", "a", "base", 0): 10.0})
     assert f_lo == pytest.approx(0.5, rel=1e-6) and f_hi is None
+
+
+@pytest.mark.parametrize(("amount", "f_hi"), [(100, 2.5), (40, 1.0)])
+def test_price_range_ends_where_the_plan_breaks_a_budget(amount, f_hi):
+    """reference_cases.budget_price_range_doc: the plan spends 40 f; it stays optimal on cost up to
+    f = 100 but breaks the budget beyond 40 f = amount."""
+    doc = cases.budget_price_range_doc(amount)
+    plan = {("buy", "a", "base", 0): 4.0}
+    assert solve_reference(doc).objective == approx(40.0)
+    assert nonzero(solve_reference(doc), "buy") == {("a", 0, "base"): 4.0}
+    assert ra.within_budgets(doc, plan) and not ra.within_budgets(ra.with_price_factor(doc, "a", f_hi * 1.001), plan)
+    f_lo, hi = ra.price_range(doc, "a", {"base": 40.0}, plan)
+    assert f_lo == 0.0 and hi == pytest.approx(f_hi, rel=1e-6)
 
 
 # --- properties of the references on random scenarios -------------------------------------------------

@@ -318,18 +318,21 @@ def _where_words(where) -> str:
 
 
 def chart_frontier(plan: Plan) -> Chart | None:
-    f = plan.frontier
-    if f is None:
-        return None
+    return None if plan.frontier is None else frontier_chart(plan.frontier, plan.cur)
+
+
+def frontier_chart(f, cur: str) -> Chart:
+    """The cost-risk frontier of frontier.csv (a DataFrame): for the report and `optimize frontier`'s
+    frontier.png."""
     f = f.sort_values("aversion", kind="stable")
     trace = Trace("frontier", list(f["expected_cost"]), list(f["cvar"]), "#1f2937", kind="line",
-                  hover=[f"aversion {a:g}<br>expected {money(e, plan.cur)}<br>CVaR {money(c, plan.cur)}"
+                  hover=[f"aversion {a:g}<br>expected {money(e, cur)}<br>CVaR {money(c, cur)}"
                          for a, e, c in zip(f["aversion"], f["expected_cost"], f["cvar"])])
     dots = Trace("aversion points", list(f["expected_cost"]), list(f["cvar"]), "#1f2937", kind="marker",
                  size=[8] * len(f), hover=trace.hover)
     return Chart("frontier", "Risk: the cost-risk frontier (frontier.csv)",
                  "Expected cost against CVaR as risk aversion goes from 0 to 1: more safety costs more on average.",
-                 [Panel(f"expected cost vs CVaR ({plan.cur})", [trace, dots], y_zero=False,
+                 [Panel(f"expected cost vs CVaR ({cur})", [trace, dots], y_zero=False,
                         x_title="expected cost", y_title="CVaR")], panel_height=280)
 
 

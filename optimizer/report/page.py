@@ -438,16 +438,23 @@ def _ties(plan: Plan) -> list[str]:
 
 
 def _analytics(plan: Plan) -> list[str]:
+    """analysis.json (`--analyze`) in plain words (`analytics.plain_words`, as in the terminal), each
+    with its definition; the headline figures marked for the page's checks."""
     a = plan.analysis
     if not a:
         return []
+    from optimizer.analytics import plain_words
+
     cur = plan.cur
-    words = {"evpi": "what knowing the future in advance would be worth (EVPI)",
-             "value_of_hedging": "what planning for the disruptions saves against planning for the reference future",
-             "cost_of_risk_aversion": "what the risk aversion adds to the expected cost"}
-    items = [f"<li>{esc(text)}: {figure('analysis.' + key, float(a[key]), money(float(a[key]), cur))}</li>"
-             for key, text in words.items() if isinstance(a.get(key), (int, float))]
-    return ["<h3>Decision analytics (analysis.json)</h3>", f"<ul>{''.join(items)}</ul>"] if items else []
+    marked = [f'<span class="sub">{esc(text)}: {figure("analysis." + key, float(a[key]), money(float(a[key]), cur))}</span>'
+              for key, text in (("evpi", "EVPI"), ("value_of_hedging", "value of hedging"),
+                                ("cost_of_risk_aversion", "cost of risk aversion"))
+              if isinstance(a.get(key), (int, float))]
+    items = "".join(f'<li>{esc(sentence)}<br><span class="sub">{esc(definition)}</span></li>'
+                    for sentence, definition in plain_words(a, lambda x: money(x, cur)))
+    return ["<h3>Decision analytics (analysis.json)</h3>",
+            '<p class="sub">How each figure is computed: docs/analytics.md.</p>',
+            f"<ul>{items}</ul>" if items else "", f"<p>{' &middot; '.join(marked)}</p>" if marked else ""]
 
 
 # --- 5. why ----------------------------------------------------------------------------------------------
