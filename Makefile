@@ -24,7 +24,7 @@ test: $(STAMP) bytecode
 	$(PY) -m pytest -q -n 2
 
 # The seed questions of issue 19: every counterfactual pair solved, scenarios/ANSWERS.md written
-# (a few minutes; not part of `make test`).
+# (under a minute; not part of `make test`).
 questions: $(STAMP) bytecode
 	$(PY) scenarios/questions.py
 
