@@ -62,7 +62,7 @@ class Run:
     command: str
     money: float                   # expected, discounted ($)
     penalties: float               # expected, discounted ($): risk premium + shortfall + target penalties
-    objective: float
+    objective: float               # SPEC 4.3: the expected cost, or with risk aversion its blend with CVaR
     tariffs: float                 # expected, undiscounted ($), inside purchases
     loss: float                    # expected, discounted: money + shortfall penalty (the damage of unmet
                                    # demand), without the target penalty and risk premium, which score the
@@ -70,6 +70,7 @@ class Run:
     shortfall: dict[str, float] = field(default_factory=dict)
     stock: dict[str, float] = field(default_factory=dict)   # stock by material at the end of 2026-10
     analysis: dict | None = None   # analysis.json of a variant run with --analyze
+    expected_cost: float = 0.0     # expected, discounted: money + penalties
 
 
 def stockpile_materials(file: str) -> list[str]:
@@ -107,7 +108,8 @@ def read(variant: Variant, out: Path) -> Run:
     return Run(variant, shlex.join(args), breakdown["discounted"]["money"], breakdown["discounted"]["penalties"],
                summary["objective"], breakdown["undiscounted"]["tariffs"],
                breakdown["discounted"]["money"] + breakdown["discounted"]["shortfall_penalty"],
-               {k: v for k, v in summary["shortfall_by_material"].items() if v > 1e-6}, stock, analysis)
+               {k: v for k, v in summary["shortfall_by_material"].items() if v > 1e-6}, stock, analysis,
+               summary["expected_cost"])
 
 
 # --- the questions -----------------------------------------------------------------------------
@@ -321,15 +323,15 @@ def answers(runs: dict[str, Run]) -> list[tuple[str, str, str]]:
 
 def cost_table(runs: dict[str, Run]) -> list[str]:
     """Per shipped scenario: money, penalties, the stockpile's own money, value of hedging and EVPI."""
-    lines = ["| scenario | expected cost | money | penalties | stockpile's own money | value of hedging | EVPI |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | objective | expected cost | money | penalties | stockpile's own money | value of hedging | EVPI |",
+             "|---|---|---|---|---|---|---|---|"]
     for stem, plan in SHIPPED_PLANS.items():
         r = runs[f"{stem}--{plan}"]
         a = r.analysis
         split = a["first_split"] is not None
         hedging = "-" if not split else "infeasible without" if a["eev"] is None else mn(a["value_of_hedging"])
         evpi = mn(a["evpi"]) if split else "-"
-        lines.append(f"| {stem} | {bn(r.objective)} | {bn(r.money)} | {bn(r.penalties)} | "
+        lines.append(f"| {stem} | {bn(r.objective)} | {bn(r.expected_cost)} | {bn(r.money)} | {bn(r.penalties)} | "
                      f"{mn(a['stockpile_money'])} | {hedging} | {evpi} |")
     return lines
 
@@ -361,6 +363,8 @@ def write(runs: dict[str, Run], path: Path) -> None:
     for q, text, commands in answers(runs):
         out.append(f"| {q} | {text} | {commands} |")
     out += ["", "## What each shipped plan costs, and the stockpile's part", "",
+            "Objective: what the plan minimises, the expected cost (money + penalties) or, with risk aversion, "
+            "its blend with the CVaR of the worst futures (SPEC 4.3); value of hedging and EVPI are in its terms. "
             "Value of hedging: what planning for every future saves against planning for the reference future "
             "alone (EEV - objective); EVPI: what knowing the future before deciding would save (objective - "
             "wait-and-see); `-` for a file with one future. Commands: the shipped plans' rows above, or "

@@ -73,7 +73,7 @@ def test_a_negative_saving_reads_as_a_cost():
 
 
 def _run(money, loss):
-    return questions.Run(questions.Variant("x", "x.yaml"), "", money, 0.0, loss, 0.0, loss)
+    return questions.Run(questions.Variant("x", "x.yaml"), "", money, 0.0, loss, 0.0, loss, expected_cost=loss)
 
 
 def test_a_stockpile_that_costs_more_says_which_part():
