@@ -514,13 +514,24 @@ def plain_words(analysis: dict, money: Callable[[float], str]) -> list[tuple[str
                     f"Its price in {r['period']} (every period scaled alike) below which the plan would buy from it; "
                     f"today {_price(r['price_lo'] / r['f_lo'], cur, r['unit'])}.{of}"))
     for _, name, r in leaving:
-        out.append((f"The plan holds while {name} costs {_price(r['price_lo'], cur, r['unit'])} to "
-                    f"{_price(r['price_hi'], cur, r['unit'])}.",
+        lo, hi = _price_pair(r["price_lo"], r["price_hi"], cur, r["unit"])
+        out.append((f"The plan holds while {name} costs {lo} to {hi}.",
                     f"Its price in {r['period']} (every period scaled alike) within which the plan stays optimal; "
                     f"today {_price(r['price_hi'] / r['f_hi'], cur, r['unit'])}.{of}"))
     return out
 
 
-def _price(value: float, currency: str, unit: str) -> str:
-    """212000 -> `212,000 USD/t` (two decimals below 100)."""
-    return f"{value:,.0f} {currency}/{unit}" if abs(value) >= 100 else f"{value:,.2f} {currency}/{unit}"
+def _price(value: float, currency: str, unit: str, decimals: int | None = None) -> str:
+    """212000 -> `212,000 USD/t` (two decimals below 100, unless `decimals` is given)."""
+    if decimals is None:
+        decimals = 0 if abs(value) >= 100 else 2
+    return f"{value:,.{decimals}f} {currency}/{unit}"
+
+
+def _price_pair(lo: float, hi: float, currency: str, unit: str) -> tuple[str, str]:
+    """Both ends of a price range, with as many decimals as it takes (up to 6) for them to read apart:
+    `1,199.6 USD/kg` to `1,200.4 USD/kg`, never `1,200` to `1,200`."""
+    decimals = 0 if min(abs(lo), abs(hi)) >= 100 else 2
+    while _price(lo, currency, unit, decimals) == _price(hi, currency, unit, decimals) and decimals < 6:
+        decimals += 1
+    return _price(lo, currency, unit, decimals), _price(hi, currency, unit, decimals)

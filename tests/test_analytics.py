@@ -449,3 +449,13 @@ def test_cli_bad_input_is_one_message_and_exit_1(tmp_path, args, words):
     result = run_cli(*(a.format(path=path, tmp=tmp_path) for a in args))
     assert result.returncode == 1, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_narrow_price_range_reads_as_two_prices():
+    """A range of 1,199.6 to 1,200.4 USD/kg would print as `1,200 to 1,200` at whole units; the two ends
+    take decimals until they differ. Wide ranges keep whole units (>= 100) or cents (< 100)."""
+    from optimizer.analytics import _price_pair
+
+    assert _price_pair(1199.6, 1200.4, "USD", "kg") == ("1,199.6 USD/kg", "1,200.4 USD/kg")
+    assert _price_pair(96460.2, 111289.7, "USD", "t") == ("96,460 USD/t", "111,290 USD/t")
+    assert _price_pair(7.921, 8.514, "USD", "kg") == ("7.92 USD/kg", "8.51 USD/kg")

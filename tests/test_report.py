@@ -133,6 +133,25 @@ def test_chart_json_is_a_valid_plotly_figure_with_one_colour_per_future(result):
     assert not (colours["base"] | colours["ban"]) & set(REGION_COLORS.values())
 
 
+def test_cost_chart_places_each_future_at_its_cost(result):
+    """The risk chart's x axis is cost, a number: each future's dot sits at its cost from summary.json (charts carry 6 significant digits), on
+    the same linear axis as the expected-cost and CVaR lines (a category axis once piled the dots at the
+    left, by index, far from those lines). Axes of periods stay categories."""
+    import json
+
+    page = (result / "report.html").read_text()
+    charts = {key: json.loads(text.replace("<\\/", "</")) for key, text in
+              re.findall(r'<script type="application/json" id="chart-([a-z_]+)-data">(.*?)</script>', page)}
+    summary = json.loads((result / "summary.json").read_text())
+    costs = charts["costs"]
+    assert costs["layout"]["xaxis"].get("type") != "category"
+    dots = {t["name"]: t["x"][0] for t in costs["data"] if t["name"] in summary["scenarios"]}
+    assert dots == pytest.approx({k: v["cost"] for k, v in summary["scenarios"].items()}, rel=1e-5)
+    lines = sorted(shape["x0"] for shape in costs["layout"]["shapes"])
+    assert lines == pytest.approx(sorted([summary["expected_cost"], summary["cvar"]]), rel=1e-5)
+    assert charts["stock"]["layout"]["xaxis"]["type"] == "category"
+
+
 def test_report_leads_with_the_decision_and_keeps_money_apart_from_penalties(result):
     """Sections in order; decide-now orders are the orders before the split (2026-07: periods 2026-01 and
     2026-04, worked out from RICH's ban); penalties are never called spending."""

@@ -131,7 +131,8 @@ def plotly_figure(chart: Chart) -> dict:
             layout[f"yaxis{n}"]["autorange"] = "reversed"
         if not panel.y_ticks:
             layout[f"yaxis{n}"].update({"showticklabels": False, "showgrid": False, "zeroline": False})
-        layout[f"{category_axis}axis{n}"]["type"] = "category"
+        if _has_labels(panel):  # periods or names; a numeric axis (cost, CVaR) stays linear
+            layout[f"{category_axis}axis{n}"]["type"] = "category"
         layout["annotations"].append({"text": f"<b>{panel.title}</b>", "xref": "paper", "yref": "paper",
                                       "x": _num(x0), "y": _num(y1), "xanchor": "left", "yanchor": "bottom",
                                       "showarrow": False, "font": {"size": 13}})
@@ -146,6 +147,12 @@ def plotly_figure(chart: Chart) -> dict:
             data.append(_plotly_trace(t, n))
     layout["title"] = {"text": chart.title, "x": 0, "xanchor": "left", "font": {"size": 15}}
     return {"data": data, "layout": layout}
+
+
+def _has_labels(panel: Panel) -> bool:
+    """Whether the panel's traces are placed at labels (periods, names; a Trace's x, also for hbar) rather
+    than at numbers (cost, CVaR)."""
+    return any(isinstance(v, str) for t in panel.traces for v in t.x)
 
 
 def _plotly_trace(t: Trace, n: str) -> dict:
