@@ -108,7 +108,10 @@ def plotly_figure(chart: Chart) -> dict:
         "height": 70 + 50 + rows * chart.panel_height, "margin": {"l": 70, "r": 20, "t": 40, "b": 40},
         "barmode": chart.barmode, "hovermode": "closest", "paper_bgcolor": "white", "plot_bgcolor": "white",
         "font": {"family": "DejaVu Sans, Arial, sans-serif", "size": 12},
-        "legend": {"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0, "groupclick": "togglegroup"},
+        # Below the bottom row's tick labels (and axis title), not over them: the offset is in pixels, the
+        # legend's y in fractions of the plot area's height; Plotly widens the bottom margin to fit it.
+        "legend": {"orientation": "h", "y": -_num(_legend_offset_px(chart) / (rows * chart.panel_height + 50)),
+                   "yanchor": "top", "x": 0, "groupclick": "togglegroup"},
         "annotations": [],
     }
     data = []
@@ -147,6 +150,11 @@ def plotly_figure(chart: Chart) -> dict:
             data.append(_plotly_trace(t, n))
     layout["title"] = {"text": chart.title, "x": 0, "xanchor": "left", "font": {"size": 15}}
     return {"data": data, "layout": layout}
+
+
+def _legend_offset_px(chart: Chart) -> int:
+    """Room under the bottom row for its tick labels (30 px) and, where a panel has one, its x title (32 px)."""
+    return 30 + (32 if any(p.x_title for p in chart.panels) else 0)
 
 
 def _has_labels(panel: Panel) -> bool:
