@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.model.lp import CostTerm, Formulation, StandardForm, cost_terms
-from optimizer.results import cvar_rows, marginal_values, scenario_costs
+from optimizer.model.lp import Formulation, StandardForm, cost_terms, node_cost_coefs
+from optimizer.results import cost_entries, costs_by_scenario, cvar_rows, marginal_values
 from optimizer.solve import ParametricRange, SolverSession, SolveResult, SolveStatus, dot
 
 REL = 2.5e-4
@@ -69,7 +69,8 @@ class Outcome:
     holds: bool
     """The plan (or the marginal value) still holds there."""
     guess: float | None = None
-    """When it fails: where the rival optimum found there crosses the plan's line (a guess of the end)."""
+    """When it fails: where the rival optimum found there beats the plan's line by more than a tie
+    (a guess of the end)."""
     bound: bool = False
     """...and beyond that crossing (towards the failed point) the rival surely beats the plan."""
     reach: tuple[float, float] | None = None
@@ -93,7 +94,10 @@ class Plan:
             if name in lp.vars:
                 self.decision[lp.vars[name].cols] = False
         self.terms = cost_terms(self.form.data, self.form.lp)
-        self.costs = scenario_costs(self.form, self.terms, self.x)
+        self.entries = cost_entries(self.form, self.terms)
+        self.costs = self.scenario_costs(self.x)
+        self.price_entries = price_entries(self.form)
+        self.slopes = self.price_slopes(self.x)
         self.activity = _times(self.problem, self.x)
         hi = self.problem.row_hi
         binding = _rows_of(self.form, ("budget_max",)) & (np.abs(self.activity - hi) <= 1e-9 * np.maximum(1.0, np.abs(hi)))
@@ -108,6 +112,19 @@ class Plan:
                                              strictness=(False, False)).hi.t > 0:
                 self.budget_valued.add(int(i))
             shift[i] = 0.0
+
+    def scenario_costs(self, x: np.ndarray) -> np.ndarray:
+        """C_k of plan x, [K] $."""
+        return costs_by_scenario(self.form, self.entries, x)
+
+    def price_slopes(self, x: np.ndarray) -> np.ndarray:
+        """[S, K] $: how C_k of plan x moves per unit of a factor f on each source's price
+        (C_k(f) = C_k(1) + (f - 1) slope), from `price_entries`."""
+        source, col, node, coef = self.price_entries
+        d = self.form.data
+        n_sources, n_nodes = len(d.sources), d.tree.size
+        per_node = np.bincount(source * n_nodes + node, weights=coef * x[col], minlength=n_sources * n_nodes)
+        return per_node.reshape(n_sources, n_nodes)[:, d.tree.node_of].sum(axis=1)
 
     def objectives(self, costs: np.ndarray) -> np.ndarray:
         """SPEC 4.3 objective of each row of scenario costs [G, K]."""
@@ -131,7 +148,7 @@ def ranges(form: Formulation, problem: StandardForm, session: SolverSession, res
     hold it), then re-solves where needed, and leaves the session's data as it found it."""
     plan = Plan(form, problem, session, result)
     d = form.data
-    directions = {s: price_direction(form, problem, s) for s in range(len(d.sources))}
+    directions = dict(enumerate(price_directions(form, problem)))
     values = marginal_values(form, result)
     budgets = {b: values["budgets"][name] for b, name in enumerate(d.budget_names)
                if values["budgets"][name] > 1e-9}
@@ -155,25 +172,49 @@ def ranges(form: Formulation, problem: StandardForm, session: SolverSession, res
 # --- sources -------------------------------------------------------------------------------------
 
 
-def price_direction(form: Formulation, problem: StandardForm, s: int) -> PriceDirection:
-    """The LP numbers a factor on source s's price moves (see PriceDirection)."""
+def price_directions(form: Formulation, problem: StandardForm) -> list[PriceDirection]:
+    """The LP numbers a factor on each source's price moves (see PriceDirection), every source at
+    once: its buy columns in column order, and their money-row entries in column then row order."""
     d, lp = form.data, form.lp
     buy = lp.vars["buy"]
-    sel = np.flatnonzero(buy.entity == s)
-    cols, node = buy.cols[sel], buy.node[sel]
+    node = buy.node
     t, k = d.tree.t[node], d.tree.rep[node]
-    scaled = d.price[s, t] * d.pmult[s, t, k] * (1.0 + d.tariff[s, t, k])
-    landed = d.landed[s, t, k]
-    share = np.divide(scaled, landed, out=np.zeros(len(cols)), where=landed != 0)
-    money = _rows_of(form, MONEY_ROWS)
+    scaled = d.price[buy.entity, t] * d.pmult[buy.entity, t, k] * (1.0 + d.tariff[buy.entity, t, k])
+    landed = d.landed[buy.entity, t, k]
+    share = np.divide(scaled, landed, out=np.zeros(len(buy.cols)), where=landed != 0)
+    cols = buy.cols
     count = problem.indptr[cols + 1] - problem.indptr[cols]
     at = np.repeat(problem.indptr[cols] - np.cumsum(count) + count, count) + np.arange(count.sum())
     owner = np.repeat(np.arange(len(cols)), count)
-    keep = money[problem.indices[at]]
+    keep = _rows_of(form, MONEY_ROWS)[problem.indices[at]]
     at, owner = at[keep], owner[keep]
     cost = problem.cost[cols]
-    return PriceDirection(cols, cost, cost * share, problem.indices[at], cols[owner], problem.values[at],
-                          problem.values[at] * share[owner])
+    n_sources = len(d.sources)
+    # group by source, keeping column order within each (stable sorts)
+    by_col = np.argsort(buy.entity, kind="stable")
+    col_split = np.cumsum(np.bincount(buy.entity, minlength=n_sources))[:-1]
+    by_entry = np.argsort(buy.entity[owner], kind="stable")
+    entry_split = np.cumsum(np.bincount(buy.entity[owner], minlength=n_sources))[:-1]
+    out = []
+    for c, e in zip(np.split(by_col, col_split), np.split(by_entry, entry_split)):
+        a, o = at[e], owner[e]
+        out.append(PriceDirection(cols[c], cost[c], cost[c] * share[c], problem.indices[a], cols[o],
+                                  problem.values[a], problem.values[a] * share[o]))
+    return out
+
+
+def price_entries(form: Formulation) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(source, buy column, node, $ per unit of f): the slope of C_k in a factor f on the source's
+    price, per buy column and node bearing it. Every buy cost term is a multiple of the landed
+    cost f P + freight or of f P alone (P = price * pmult * (1 + tariff)), so its slope in f is its
+    amount with freight 0."""
+    d, lp = form.data, form.lp
+    buy = lp.vars["buy"]
+    priced = dataclasses.replace(d, freight=np.zeros_like(d.freight))
+    terms = [term for term in cost_terms(priced, lp) if term.family == "buy"]
+    index, node, coef = node_cost_coefs(priced, lp, terms).get(
+        "buy", (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)))
+    return buy.entity[index], buy.cols[index], node, coef
 
 
 def _budget_ends(plan: Plan, direction: PriceDirection) -> list[float | str | None]:
@@ -196,8 +237,7 @@ def source_range(plan: Plan, s: int, direction: PriceDirection, pr: ParametricRa
     ordered (None when it never can)."""
     form, session = plan.form, plan.session
     d = form.data
-    doubled = _with_price(form, s, 2.0)
-    slope = scenario_costs(*doubled, plan.x) - plan.costs  # C_k(f) = C_k(1) + (f - 1) slope
+    slope = plan.slopes[s]  # C_k(f) = C_k(1) + (f - 1) slope
     budget = _rows_of(form, ("budget_max",))
     extra = np.bincount(direction.rows, weights=direction.entry_slopes * plan.x[direction.entry_cols],
                         minlength=plan.problem.n_rows)
@@ -221,8 +261,8 @@ def source_range(plan: Plan, s: int, direction: PriceDirection, pr: ParametricRa
         solved = session.solve(canonical=False)
         if solved.status != SolveStatus.OPTIMAL:
             return Outcome(False)
-        base = scenario_costs(form, plan.terms, solved.x)
-        rival_slope = scenario_costs(*doubled, solved.x) - base
+        base = plan.scenario_costs(solved.x)
+        rival_slope = plan.price_slopes(solved.x)[s]
         rival = lambda fs: plan.objectives(base + (np.asarray(fs)[:, None] - 1.0) * rival_slope)  # noqa: E731
         if mine([f])[0] <= solved.objective + plan.tolerance(solved.objective):
             # The rival is optimal over its basis's range; the plan too wherever it costs no more.
@@ -236,7 +276,10 @@ def source_range(plan: Plan, s: int, direction: PriceDirection, pr: ParametricRa
                 worst = float(np.max(mine(points) - rival(points), initial=-np.inf))
                 reach.append(end if worst <= plan.tolerance(solved.objective) else f)
             return Outcome(True, reach=(reach[0], reach[1]))
-        at = crossing(mine, rival, 1.0, f)
+        # Where the rival beats the plan by more than a tie: the end the test itself would find
+        # (the plan still holds within the tolerance a little beyond the lines' crossing).
+        tie = plan.tolerance(solved.objective)
+        at = crossing(mine, lambda fs: rival(fs) + tie, 1.0, f)
         # Past the crossing the rival beats the plan, if it is feasible there: only a budget it
         # spends on can stop it, and its spend moves linearly with f (test at the crossing).
         spend = np.bincount(direction.rows, weights=direction.entry_slopes * solved.x[direction.entry_cols],
@@ -323,16 +366,6 @@ def _basis_objective(plan: Plan, direction: PriceDirection, pr: ParametricRange,
     cost = plan.problem.cost.copy()
     cost[direction.cols] += t * direction.cost_slope
     return dot(cost, plan.x + t * pr.x_change) + plan.problem.offset
-
-
-def _with_price(form: Formulation, s: int, f: float) -> tuple[Formulation, list[CostTerm]]:
-    """The formulation with source s's price times f in every period (landed cost follows), and its
-    cost terms: what `scenario_costs` prices a plan with at that price."""
-    d = form.data
-    price = d.price.copy()
-    price[s] *= f
-    scaled = dataclasses.replace(form, data=dataclasses.replace(d, price=price))
-    return scaled, cost_terms(scaled.data, form.lp)
 
 
 def _reference_period(plan: Plan, direction: PriceDirection) -> int | None:
@@ -466,8 +499,9 @@ def search(test: Callable[[float], Outcome], start: float, candidate: float, sid
     probe just beyond (a failed probe ends the search), then widen geometrically. Where a test
     fails, the rival optimum it found crosses the plan's line before: test at that crossing
     (Newton's step on a piecewise linear function: it holds there exactly when that rival is the
-    first to beat the plan, which ends the search), or, when crossings stop halving the bracket
-    or the rival might be infeasible there, bisect. None when it still holds at CAP times `start`.
+    first to beat the plan, which ends the search); when the rival might be infeasible there,
+    test there once as a guess (holding, probe just beyond it); when crossings stop halving the
+    bracket, bisect. None when it still holds at CAP times `start`.
     """
     limit = CAP * max(abs(start), 1.0)
 
@@ -502,7 +536,7 @@ def search(test: Callable[[float], Outcome], start: float, candidate: float, sid
                         return floor
             if side > 0 and ok >= limit:
                 return None
-            if kind == "guess":
+            if kind in ("guess", "newton"):
                 f, kind = beyond(ok), "probe"
             elif bad is None:  # it holds beyond the guess: widen, four times as far each time
                 widen *= 4.0
@@ -519,9 +553,12 @@ def search(test: Callable[[float], Outcome], start: float, candidate: float, sid
             halved, width = abs(bad - ok) <= 0.5 * width, abs(bad - ok)
             if inside and out.bound and (halved or kind != "crossing"):
                 f, kind, crossing_untested = out.guess, "crossing", False
+            elif inside and kind not in ("crossing", "newton"):
+                # the rival may be infeasible past its crossing: a guess to test, not an end
+                f, kind, crossing_untested = out.guess, "newton", False
             else:
                 f, kind, crossing_untested = _middle(ok, bad, side), "step", inside and out.bound
-        if bad is not None and abs(bad - ok) <= accuracy(ok):
+        if bad is not None and abs(bad - ok) <= accuracy(ok) * (1.0 + 1e-9):  # a failed probe is that far
             return ok
     return ok
 

@@ -136,13 +136,34 @@ def build_solution(form: Formulation, result: SolveResult, scenario: Scenario, *
                     scenario, run, explanation, analysis)
 
 
+CostEntries = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""(LP column, node bearing it, $ per unit): C_k per unit of every column (`cost_entries`)."""
+
+
+def cost_entries(form: Formulation, terms: list[CostTerm]) -> CostEntries:
+    """`node_cost_coefs` of every family as LP columns, family after family: what `costs_by_scenario`
+    prices any plan with (worth keeping when many plans of one LP are priced)."""
+    lp = form.lp
+    parts = [(lp.vars[name].cols[index], node, coef)
+             for name, (index, node, coef) in node_cost_coefs(form.data, lp, terms).items()]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    col, node, coef = (np.concatenate(x) for x in zip(*parts))
+    return col, node, coef
+
+
+def costs_by_scenario(form: Formulation, entries: CostEntries, x: np.ndarray) -> np.ndarray:
+    """C_k of SPEC 4.2 for every scenario, [K] $ (discounted), of plan x priced by `entries`:
+    sum over the nodes of scenario k of coefficient * x[column]."""
+    col, node, coef = entries
+    d = form.data
+    per_node = np.bincount(node, weights=coef * x[col], minlength=d.tree.size)
+    return per_node[d.tree.node_of].sum(axis=0)
+
+
 def scenario_costs(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> np.ndarray:
     """C_k of SPEC 4.2 for every scenario, [K] $ (discounted); `terms` are `lp.cost_terms`."""
-    d, lp = form.data, form.lp
-    per_node = np.zeros(d.tree.size)
-    for name, (index, node, coef) in node_cost_coefs(d, lp, terms).items():
-        np.add.at(per_node, node, coef * x[lp.vars[name].cols[index]])
-    return per_node[d.tree.node_of].sum(axis=0)
+    return costs_by_scenario(form, cost_entries(form, terms), x)
 
 
 def scenario_terms(form: Formulation, terms: list[CostTerm], x: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

@@ -286,6 +286,36 @@ def test_price_ranges_hold_at_their_ends_and_not_beyond(doc):
                 assert not _plan_is_optimal(doc, plan.x, end * (1 + 1e-3 * side), source), (source, side, end)
 
 
+@fast(20)
+@given(doc=scenario_dicts(max_periods=4, v2=True))
+def test_price_slopes_are_the_scenario_costs_of_a_doubled_price(doc):
+    """C_k is linear in a factor f on one source's price (the landed cost f P + freight carries
+    purchases and risk premium; tariffs are a part of it): `Plan.price_slopes` of a plan, every
+    source at once, is C_k priced at f = 2 minus C_k at f = 1, as pricing the plan again with the
+    source's price doubled gives it."""
+    import dataclasses
+
+    from optimizer.model.lp import cost_terms
+    from optimizer.ranging import Plan
+    from optimizer.results import scenario_costs
+
+    form = formulate(build_data(_validated(doc)))
+    problem = form.lp.standard_form()
+    session = SolverSession(problem)
+    result = session.solve()
+    assume(result.status == "optimal")
+    plan = Plan(form, problem, session, result)
+    d = form.data
+    at_one = scenario_costs(form, cost_terms(d, form.lp), result.x)
+    assert plan.costs == pytest.approx(at_one, rel=1e-12, abs=1e-9)
+    for s in range(len(d.sources)):
+        price = d.price.copy()
+        price[s] *= 2.0
+        doubled = dataclasses.replace(form, data=dataclasses.replace(d, price=price))
+        at_two = scenario_costs(doubled, cost_terms(doubled.data, form.lp), result.x)
+        assert plan.slopes[s] == pytest.approx(at_two - at_one, rel=1e-9, abs=1e-7 * max(1.0, np.abs(at_one).max()))
+
+
 # --- a committed plan -------------------------------------------------------------------------------
 
 

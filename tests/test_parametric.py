@@ -11,7 +11,7 @@ from conftest import scenario
 from optimizer.checks import validate
 from optimizer.data import build_data
 from optimizer.model.lp import formulate
-from optimizer.ranging import price_direction
+from optimizer.ranging import price_directions
 from optimizer.solve import SolverSession
 
 
@@ -57,7 +57,7 @@ def test_a_price_direction_keeps_the_plan_inside_its_range_and_moves_it_beyond(e
     agrees); at a finite end where the basis says the pivot moves the solution, a re-solve just
     beyond finds something cheaper."""
     form, problem, session, result = session_of(storage_case(**extra))
-    direction = price_direction(form, problem, 0)
+    direction = price_directions(form, problem)[0]
     pr = direction.parametric(session)
     assert pr.exact
     for t in (0.5 * max(pr.lo.t, -1.0), 0.5 * min(pr.hi.t, 1.0)):
