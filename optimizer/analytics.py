@@ -29,7 +29,7 @@ from optimizer.frontier import risk_formulation
 from optimizer.model.lp import CASH, CostTerm, Formulation, StandardForm, cost_terms, formulate
 from optimizer.ranging import ranges
 from optimizer.results import FIXED_INTEGER_LP, RELAXATION_LP, cvar, scenario_costs, scenario_money
-from optimizer.solve import SolverOptions, SolverSession, SolveResult, SolveStatus
+from optimizer.solve import Basis, BasisStatus, SolverOptions, SolverSession, SolveResult, SolveStatus
 from optimizer.spec import Case, Scenario
 
 if TYPE_CHECKING:
@@ -206,11 +206,20 @@ def stockpile_money(form: Formulation, terms: list[CostTerm], session: SolverSes
     if not (len(below) or len(hard) or valued):
         return 0.0
     without = formulate(dataclasses.replace(d, end_value=np.zeros_like(d.end_value))) if valued else None
+    held = session.basis()
     if without is not None:
         session.update(without.lp.standard_form())
     session.fix_columns(below, np.zeros(len(below)))
     session.set_column_bounds(hard, np.zeros(len(hard)), problem.col_hi[hard])
     session.set_row_bounds(target_rows, np.full(len(target_rows), -np.inf), problem.row_hi[target_rows])
+    if held is not None:
+        # Start with every lifted target row basic (free now) and every `below` nonbasic (fixed
+        # at 0): the held basis as it is leaves each target's dual to be pivoted away one at a time
+        # (3.7x the pivots on the medium benchmark). The canonical finish does not depend on it.
+        rows, cols = held.rows.copy(), held.cols.copy()
+        rows[target_rows] = BasisStatus.BASIC
+        cols[below] = BasisStatus.AT_LOWER
+        session.start_from(Basis(cols, rows))
     try:
         result = session.solve()
     finally:

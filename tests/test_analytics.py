@@ -316,6 +316,25 @@ def test_price_slopes_are_the_scenario_costs_of_a_doubled_price(doc):
         assert plan.slopes[s] == pytest.approx(at_two - at_one, rel=1e-9, abs=1e-7 * max(1.0, np.abs(at_one).max()))
 
 
+@fast(20)
+@given(doc=scenario_dicts(max_periods=4, v2=True))
+def test_stockpile_money_is_that_of_the_goal_free_scenario_solved_on_its_own(doc):
+    """SPEC 7.3: stockpile_money is the plan's expected money minus that of the same scenario with
+    every stockpile target and end value at 0. The analysis re-solves warm from a basis made for
+    it; the goal-free scenario solved from scratch (its own canonical plan) gives the same money."""
+    sol = optimizer.solve(copy.deepcopy(doc), analyze=True)
+    assume(sol.status == "optimal")
+    free = copy.deepcopy(doc)
+    for mat in free["materials"]:
+        stock = mat.get("stockpile", {})
+        for key in ("target", "hard_target", "target_penalty", "end_value"):
+            stock.pop(key, None)
+    alone = optimizer.solve(free)
+    money = lambda s: s.summary["cost_breakdown"]["expected"]["discounted"]["money"]  # noqa: E731
+    scale = max(1.0, abs(money(sol)))
+    assert sol.analysis["stockpile_money"] == pytest.approx(money(sol) - money(alone), abs=TOL * scale)
+
+
 # --- a committed plan -------------------------------------------------------------------------------
 
 
