@@ -75,6 +75,9 @@ class Outcome:
     """...and beyond that crossing (towards the failed point) the rival surely beats the plan."""
     reach: tuple[float, float] | None = None
     """When it holds: the interval over which it surely holds, read on the re-solve's basis."""
+    final: tuple[bool, bool] = (False, False)
+    """...and whether it surely fails just beyond each end of `reach` (the re-solve's optimum,
+    optimal there still, beats the plan by more than a tie)."""
 
 
 @dataclass
@@ -264,21 +267,23 @@ def source_range(plan: Plan, s: int, direction: PriceDirection, pr: ParametricRa
         base = plan.scenario_costs(solved.x)
         rival_slope = plan.price_slopes(solved.x)[s]
         rival = lambda fs: plan.objectives(base + (np.asarray(fs)[:, None] - 1.0) * rival_slope)  # noqa: E731
-        if mine([f])[0] <= solved.objective + plan.tolerance(solved.objective):
-            # The rival is optimal over its basis's range; the plan too wherever it costs no more.
-            again = direction.parametric(session)
+        tie = plan.tolerance(solved.objective)
+        if mine([f])[0] <= solved.objective + tie:
+            # The rival is optimal over its basis's range; the plan too wherever it costs no more
+            # than a tie more, and nowhere in that range beyond where it first costs more.
+            again = direction.parametric(session, strictness=(False, False))
             if not again.exact or np.any(np.abs(again.x_change[plan.decision]) > 1e-9):
                 return Outcome(True)
-            reach = []
+            reach, final = [], []
             for end in (f + again.lo.t, f + again.hi.t):
                 end = float(np.clip(end, 0.0, CAP))
                 points = np.union1d(_kinks(plan.costs, slope, f, end), _kinks(base, rival_slope, f, end))
-                worst = float(np.max(mine(points) - rival(points), initial=-np.inf))
-                reach.append(end if worst <= plan.tolerance(solved.objective) else f)
-            return Outcome(True, reach=(reach[0], reach[1]))
+                at = _first_excess(lambda fs: mine(fs) - rival(fs) - tie, points, f)
+                reach.append(end if at is None else at)
+                final.append(at is not None and at != f)  # at f: a tie within rounding, left to the search
+            return Outcome(True, reach=(reach[0], reach[1]), final=(final[0], final[1]))
         # Where the rival beats the plan by more than a tie: the end the test itself would find
         # (the plan still holds within the tolerance a little beyond the lines' crossing).
-        tie = plan.tolerance(solved.objective)
         at = crossing(mine, lambda fs: rival(fs) + tie, 1.0, f)
         # Past the crossing the rival beats the plan, if it is feasible there: only a budget it
         # spends on can stop it, and its spend moves linearly with f (test at the crossing).
@@ -349,6 +354,21 @@ def _kinks(costs: np.ndarray, slope: np.ndarray, a: float, b: float) -> np.ndarr
         at = 1.0 - (costs[i] - costs[j]) / ds
     at = at[(ds != 0) & (at > lo) & (at < hi)]
     return np.concatenate([[lo, hi], at])
+
+
+def _first_excess(excess: Callable[[np.ndarray], np.ndarray], points: np.ndarray, start: float) -> float | None:
+    """The point nearest `start` where `excess`, piecewise linear with its kinks among `points` (sorted,
+    start among them, excess(start) <= 0), turns positive; None where it never does."""
+    order = points if points[0] == start else points[::-1]  # from start outwards
+    values = excess(order)
+    above = np.flatnonzero(values > 0)
+    if not len(above):
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(start)
+    p0, p1, v0, v1 = order[i - 1], order[i], values[i - 1], values[i]
+    return float(p0 + (p1 - p0) * (-v0) / (v1 - v0))
 
 
 def _rows_of(form: Formulation, families: tuple[str, ...]) -> np.ndarray:
@@ -530,6 +550,8 @@ def search(test: Callable[[float], Outcome], start: float, candidate: float, sid
                 return ok
             if out.reach is not None:  # it surely holds further: go there and probe beyond
                 reach = out.reach[side > 0]
+                if out.final[side > 0] and (reach - ok) * side >= 0 and (bad is None or (bad - reach) * side > 0):
+                    return clip(reach)  # ...unless it surely fails just beyond
                 if (reach - ok) * side > 0 and (bad is None or (bad - reach) * side > 0):
                     ok, kind = clip(reach), "guess"
                     if side < 0 and ok <= floor:
