@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optimizer.data import ModelData, build_data, month_index
+from optimizer.data import ModelData, build_data, month_index, tree_without_targets
 from optimizer.decision import first_split, reference_scenario
 from optimizer.errors import InfeasibleError, Problem, ScenarioError
 from optimizer.explain import explain_failure
@@ -194,7 +194,9 @@ def stockpile_money(form: Formulation, terms: list[CostTerm], session: SolverSes
     with every stockpile target and end_value set to 0 (SPEC 7.3), re-solved warm to the canonical
     optimum: soft targets lifted (below fixed at 0, target rows dropped), hard ones too (stock's
     lower bound 0), and the end value taken out of the costs (an LP of the same structure,
-    formulated again only when some end_value is nonzero). 0 without targets or end values."""
+    formulated again only when some end_value is nonzero). 0 without targets or end values. Where
+    release rules alone told scenarios apart, the goal-free scenario has a coarser tree (SPEC 4.1.10)
+    and is formulated and solved on its own."""
     lp = form.lp
     d = form.data
     below = lp.vars["below"].cols
@@ -205,6 +207,17 @@ def stockpile_money(form: Formulation, terms: list[CostTerm], session: SolverSes
     valued = bool(np.any(d.end_value[stock.entity] != 0))
     if not (len(below) or len(hard) or valued):
         return 0.0
+    free_tree = tree_without_targets(d)
+    if not np.array_equal(free_tree.node_of, d.tree.node_of):
+        # Release rules were all that told some scenarios apart: without targets those share their
+        # decisions (SPEC 4.1.10), a different LP, formulated and solved on its own.
+        goal_free = formulate(dataclasses.replace(d, target=np.zeros_like(d.target),
+                                                  end_value=np.zeros_like(d.end_value), tree=free_tree))
+        alone = SolverSession(goal_free.lp.standard_form(), session.options).solve()
+        if alone.status != SolveStatus.OPTIMAL:
+            raise RuntimeError(f"stockpile money solve: {alone.status}")
+        return float(d.prob @ scenario_money(form, terms, x)
+                     - d.prob @ scenario_money(goal_free, cost_terms(goal_free.data, goal_free.lp), alone.x))
     without = formulate(dataclasses.replace(d, end_value=np.zeros_like(d.end_value))) if valued else None
     held = session.basis()
     if without is not None:

@@ -248,8 +248,7 @@ def build_data(sc: Scenario) -> ModelData:
     rules = resolve_rules(sc, cal, [list(sc.policies) + list(case.events) for case in cases])
     prob = np.array([c.probability for c in cases], dtype=float)
     signature = rule_signature(rules)
-    # rows equal in every scenario tell none apart: a shorter key for the tree, the same tree
-    tree = build_tree(signature[(signature != signature[:, :, :1]).any(axis=(1, 2))], prob)
+    tree = tree_of(signature, prob)
 
     return ModelData(
         name=sc.name,
@@ -383,6 +382,20 @@ def _rows(rows: list, width: int, dtype: type = float) -> np.ndarray:
 
 def _matches(rule: Rule, kind: str, entities: list) -> np.ndarray:
     return np.array([filter_matches(rule.where, kind, e) for e in entities], dtype=bool)
+
+
+def tree_of(signature: np.ndarray, prob: np.ndarray) -> Tree:
+    """The tree of a rule signature [X, T, K] (SPEC 4.1.10)."""
+    # rows equal in every scenario tell none apart: a shorter key for the tree, the same tree
+    return build_tree(signature[(signature != signature[:, :, :1]).any(axis=(1, 2))], prob)
+
+
+def tree_without_targets(d: ModelData) -> Tree:
+    """The tree of `d` with every stockpile target 0 (SPEC 7.3's goal-free scenario): scenarios that only
+    release rules told apart can no longer be told apart (a release sets a target to 0, SPEC 4.0)."""
+    parameters = {name: getattr(d, name) for name in RULE_PARAMETERS}
+    parameters["target"] = np.zeros_like(d.target)
+    return tree_of(rule_signature(parameters), d.prob)
 
 
 def build_tree(signature: np.ndarray, prob: np.ndarray) -> Tree:

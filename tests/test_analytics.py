@@ -441,6 +441,32 @@ def test_stockpile_money_counts_the_end_value_by_hand():
     assert any("saves 10.00 USD" in s for s, _ in plain_words(sol.analysis, lambda x: f"{x:.2f} USD"))
 
 
+def test_stockpile_money_where_only_a_release_told_futures_apart_by_hand():
+    """Two months; dy: demand 10 a month, 15 t in stock, a hard target of 10; the US sells up to 10 a
+    month at 1/t; shortfall 100/t. `calm` (p = 1/2) has no event; `draw` (p = 1/2) releases the stock
+    and triples the second month's demand (10, 30).
+    With the target, the release tells the futures apart from the first month: calm keeps 10 held,
+    so x1 + x2 >= 15, money 15; draw buys all it can, 10 + 10 (40 demanded, 35 to serve: 5 short),
+    money 20. Plan money (15 + 20) / 2 = 17.5.
+    Without targets the release changes no parameter, so the futures cannot be told apart in the
+    first month (SPEC 4.1.10) and share x1. Draw still wants 10 + 10; calm needs only 5 (15 held, 20
+    demanded), but x1 = 10 is forced on it (5 more of draw's shortfall at 100 outweighs calm's 5 at 1):
+    calm 10, draw 20, goal-free money 15. stockpile_money = 17.5 - 15 = 2.5 (keeping the release's
+    first-month split would give calm 5 and 12.5 in all, so 5: the mistake this test guards)."""
+    doc = scenario(horizon={"start": "2026-01", "periods": 2},
+                   materials=[{"id": "dy", "demand": 10, "shortfall_penalty": 100,
+                               "stockpile": {"initial": 15, "target": 10, "hard_target": True}}],
+                   sources=[{"id": "us", "material": "dy", "region": "domestic", "country": "US", "price": 1,
+                             "capacity": 10}],
+                   scenarios=[{"name": "calm", "probability": 0.5},
+                              {"name": "draw", "probability": 0.5,
+                               "events": [{"type": "release"},
+                                          {"type": "demand", "multiplier": 3, "from": "2026-02"}]}])
+    sol = optimizer.solve(doc, analyze=True)
+    assert sol.summary["cost_breakdown"]["expected"]["discounted"]["money"] == pytest.approx(17.5)
+    assert sol.analysis["stockpile_money"] == pytest.approx(2.5)
+
+
 def disrupted() -> dict:
     """Three years from 2026, 10 t of dy a year; China at 10/t, the US at 20/t; stock held at 1.5/t a
     year. A ban on China starts at a year's start from 2027 with probability 0.2 and lasts a year:
