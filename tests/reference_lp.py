@@ -815,16 +815,20 @@ def _solve(model: Model, extra_rows: list[tuple[dict[int, float], float, float]]
             if rlo > -INF:
                 ub_rows.append({col: -v for col, v in coefs.items()})
                 ub_rhs.append(-rlo)
-        res = linprog(
-            c,
+        problem = dict(
             A_ub=_matrix(ub_rows, n) if ub_rows else None,
             b_ub=np.array(ub_rhs) if ub_rows else None,
             A_eq=_matrix(eq_rows, n) if eq_rows else None,
             b_eq=np.array(eq_rhs) if eq_rows else None,
             bounds=[(None if a == -INF else a, None if b == INF else b) for a, b in zip(lo, hi)],
             method="highs",
-            options={"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9},
         )
+        tolerances = {"primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9}
+        res = linprog(c, **problem, options=tolerances)
+        if res.status == 2:
+            # Infeasibility is confirmed without presolve: SciPy's HiGHS presolve has called a feasible
+            # LP infeasible when a fixing left a column a [0, 1e-9] box (an EEV found with fresh draws).
+            res = linprog(c, **problem, options={**tolerances, "presolve": False})
         status = {0: "optimal", 2: "infeasible", 3: "unbounded"}.get(res.status, "error")
         fun = res.fun
     if status != "optimal":
