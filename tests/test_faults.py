@@ -43,7 +43,8 @@ elif mode == "slow-solve":
     def wait(self, timeout=-1.0):
         if not getattr(self, "_announced", False):
             self._announced = True
-            print("solving", flush=True)
+            sys.stdout.write("solving\\n")  # one write: print's text and newline interleave across workers
+            sys.stdout.flush()
         time.sleep(timeout if timeout > 0 else 0.05)
         return (False, None) if not getattr(self, "_cancelled", False) else real_wait(self, timeout)
     real_cancel = highspy.Highs.cancelSolve
