@@ -11,8 +11,10 @@ limits, by ruamel's round-trip loader, which is safe too (no Python object const
 
 from __future__ import annotations
 
+import csv
 import errno
 import functools
+import io
 import re
 import warnings
 from array import array
@@ -152,6 +154,25 @@ def read_input_bytes(path: str | Path, what: str) -> bytes:
         raise fail(f"{name} is larger than {limit:,} bytes, the most this tool reads")
     return raw
 
+
+
+def read_input_text(path: str | Path, what: str) -> str:
+    """The UTF-8 text of an input file (a BOM dropped); read as `read_input_bytes`, and text that is
+    not UTF-8 is a ScenarioError naming the file."""
+    try:
+        return read_input_bytes(path, what).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem((), "not UTF-8 text")], file=str(path)) from None
+
+
+def csv_rows(text: str, name: str) -> list[list[str]]:
+    """The rows of CSV text; a malformed file is a ScenarioError naming the line where reading stopped."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise ScenarioError([Problem((), f"not a readable CSV file: {exc}", (reader.line_num, 1))],
+                            file=name) from None
 
 def parse_yaml_text(text: str, name: str = "<string>") -> tuple[dict[str, Any], SourceMap]:
     """Parse a scenario document into a plain dict and its SourceMap; raise ScenarioError when it is

@@ -6,9 +6,7 @@ A price file replaces source price series of a validated scenario (SPEC section 
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import numpy as np
 
 from optimizer.data import Calendar, month_label
 from optimizer.errors import Problem, ScenarioError
-from optimizer.loader import load_document, read_input_bytes
+from optimizer.loader import csv_rows, load_document, read_input_text
 from optimizer.spec import MONTH_RE, Scenario
 
 _SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
@@ -115,12 +113,7 @@ class PriceRow:
 
 def read_prices(path: str | Path) -> list[PriceRow]:
     """Read a price CSV (`source,price` or `source,from,price`); every problem names its line."""
-    name = str(path)
-    try:
-        text = read_input_bytes(path, "price file").decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem((), "not UTF-8 text")], file=name) from None
-    return parse_prices(text, name)
+    return parse_prices(read_input_text(path, "price file"), str(path))
 
 
 def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
@@ -128,12 +121,7 @@ def parse_prices(text: str, name: str = "<prices>") -> list[PriceRow]:
     job fed a truncated file must not quietly re-plan on the old prices."""
     if "\x00" in text:
         raise ScenarioError([Problem((), "the file contains NUL bytes: not a CSV file")], file=name)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ScenarioError([Problem((), f"not a readable CSV file: {exc}", (reader.line_num, 1))],
-                            file=name) from None
+    rows = csv_rows(text, name)
     if not rows:
         raise ScenarioError([Problem((), "the price file is empty: expected a header `source,price` "
                                          "or `source,from,price`")], file=name)

@@ -6,8 +6,6 @@ Findings are warnings (same shape as `checks.WARNING_CHECKS`): they never change
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import math
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import numpy as np
 from optimizer.checks import filter_matches
 from optimizer.data import Calendar
 from optimizer.errors import Problem, ScenarioError, UsageError
-from optimizer.loader import read_input_bytes
+from optimizer.loader import csv_rows, read_input_text
 from optimizer.spec import PERIOD_MONTHS, Limit, Scenario
 
 #: The reference table beside a scenario file, used when `--reference` is not given.
@@ -92,22 +90,12 @@ def reference_path(scenario: Path, reference: Path | None) -> Path:
 
 def read_reference(path: str | Path) -> list[Figure]:
     """Read a reference table (CSV with REFERENCE_COLUMNS); every problem names its CSV line."""
-    name = str(path)
-    try:
-        text = read_input_bytes(path, "reference table").decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ScenarioError([Problem((), "not UTF-8 text")], file=name) from None
-    return parse_reference(text, name)
+    return parse_reference(read_input_text(path, "reference table"), str(path))
 
 
 def parse_reference(text: str, name: str = "<reference>") -> list[Figure]:
     """The rows of a reference table: `quantity` a number >= 0, `unit` a mass unit, `kind` known."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ScenarioError([Problem((), f"not a readable CSV file: {exc}", (reader.line_num, 1))],
-                            file=name) from None
+    rows = csv_rows(text, name)
     header = tuple(h.strip() for h in rows[0]) if rows else ()
     if header != REFERENCE_COLUMNS:
         raise ScenarioError([Problem(("header",), f"expected columns `{','.join(REFERENCE_COLUMNS)}`, got "
